@@ -1,0 +1,242 @@
+"""The dataset contract, the model's 2D input, normalisation and the held-out split.
+
+A pose file is an .npz with
+    pose2d      (N, 28, 2)  float  pixel coordinates (u right, v down)
+    pose3d      (N, 28, 3)  float  camera-space millimetres (x right, y down, z forward)
+and optionally subject, sequence, camera, frame (N,) integers and intrinsics (N, 4) = fx, fy, cx, cy.
+A 17-joint file (the official MPI-INF-3DHP test set, joints in skeleton_utils.TEST17 order) is
+accepted too.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import torch
+
+import skeleton_utils as sk
+
+METADATA_KEYS = ("subject", "sequence", "camera", "frame")
+INPUT_MODES = ("mediapipe", "full")
+DEFAULT_VAL_FRACTION = 0.1
+SPLIT_SEED = 0  # fixed, so train.py, eval.py and visualize_eval.py agree on the held-out poses
+NORM_STATS_FILE = "pose2d_mean_std.npy"
+
+
+class DatasetError(ValueError):
+    """A pose file that does not meet the data contract; the message says what to fix."""
+
+
+# ---------------------------------------------------------------------------
+# Loading and checking a pose file
+# ---------------------------------------------------------------------------
+def load_pose_file(path: str) -> dict[str, np.ndarray]:
+    """Read and validate a pose .npz; returns its arrays (poses as float32)."""
+    if not os.path.isfile(path):
+        raise DatasetError(
+            f"{path}: no such file. Build it from the raw MPI-INF-3DHP download with "
+            f"`python prepare_data.py --root /path/to/mpi_inf_3dhp --out {path}`, or train without "
+            f"the dataset on synthetic poses with `python train.py --synthetic 200000`."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise DatasetError(f"{path}: not a readable .npz file ({err}). Write one with numpy.savez.") from err
+    return validate_pose_arrays(arrays, path)
+
+
+def validate_pose_arrays(arrays: dict[str, np.ndarray], name: str = "pose data") -> dict[str, np.ndarray]:
+    """Check arrays against the data contract; returns them with poses as float32."""
+    for key in ("pose2d", "pose3d"):
+        if key not in arrays:
+            raise DatasetError(
+                f"{name}: missing key '{key}' (found {sorted(arrays)}). A pose file needs pose2d (N,28,2) "
+                f"pixels and pose3d (N,28,3) camera millimetres."
+            )
+    pose2d, pose3d = arrays["pose2d"], arrays["pose3d"]
+    for key, arr, dims in (("pose2d", pose2d, 2), ("pose3d", pose3d, 3)):
+        if arr.ndim != 3 or arr.shape[2] != dims or arr.shape[1] not in (sk.NUM_JOINTS, len(sk.TEST17_INDICES)):
+            raise DatasetError(
+                f"{name}: '{key}' has shape {arr.shape}, expected (N, 28, {dims}) or, for the 17-joint "
+                f"test set, (N, 17, {dims})."
+            )
+    if pose2d.shape[:2] != pose3d.shape[:2]:
+        raise DatasetError(
+            f"{name}: pose2d {pose2d.shape} and pose3d {pose3d.shape} disagree in pose count or joint count."
+        )
+    n = len(pose2d)
+    if n == 0:
+        raise DatasetError(f"{name}: the file holds no poses (N = 0).")
+    for key in METADATA_KEYS:
+        if key in arrays and arrays[key].shape != (n,):
+            raise DatasetError(f"{name}: '{key}' has shape {arrays[key].shape}, expected ({n},), one per pose.")
+    if "intrinsics" in arrays and arrays["intrinsics"].shape != (n, 4):
+        raise DatasetError(
+            f"{name}: 'intrinsics' has shape {arrays['intrinsics'].shape}, expected ({n}, 4) = fx, fy, cx, cy."
+        )
+    checked = dict(arrays)
+    for key in ("pose2d", "pose3d"):
+        try:
+            checked[key] = np.asarray(arrays[key], dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise DatasetError(f"{name}: '{key}' is not numeric ({err}).") from err
+        bad = ~np.isfinite(checked[key]).all(axis=(1, 2))
+        if bad.any():
+            raise DatasetError(
+                f"{name}: '{key}' has non-finite values (NaN or inf) in {int(bad.sum())} poses, the first "
+                f"at index {int(np.argmax(bad))}. Drop or repair those poses."
+            )
+    return checked
+
+
+def joint_set_of(num_joints: int) -> str:
+    return "mpiinf28" if num_joints == sk.NUM_JOINTS else "test17"
+
+
+def root_of(num_joints: int) -> int:
+    return sk.ROOT if num_joints == sk.NUM_JOINTS else sk.TEST17_ROOT
+
+
+# ---------------------------------------------------------------------------
+# The deterministic held-out split
+# ---------------------------------------------------------------------------
+def split_indices(arrays: dict[str, np.ndarray], val_fraction: float = DEFAULT_VAL_FRACTION,
+                  seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, str]:
+    """(train indices, validation indices, a sentence saying how the split was made).
+
+    Whole subjects are held out when the file has several, else whole sequences, so that
+    near-identical neighbouring frames never straddle the split; a seeded random split otherwise.
+    """
+    n = len(arrays["pose2d"])
+    rng = np.random.default_rng(seed)
+    for key in ("subject", "sequence"):
+        if key in arrays and len(np.unique(arrays[key])) >= 2:
+            groups = np.unique(arrays[key])
+            rng.shuffle(groups)
+            counts = np.array([(arrays[key] == g).sum() for g in groups])
+            # Hold out groups until they reach the fraction, but never all of them.
+            held = groups[: max(1, min(len(groups) - 1, int(np.searchsorted(np.cumsum(counts), val_fraction * n)) + 1))]
+            is_val = np.isin(arrays[key], held)
+            shown = ", ".join(str(g) for g in np.sort(held)[:10]) + (", ..." if len(held) > 10 else "")
+            description = f"held out {len(held)} of {len(groups)} {key}s ({shown}): {int(is_val.sum())} poses"
+            return np.flatnonzero(~is_val), np.flatnonzero(is_val), description
+    order = rng.permutation(n)
+    n_val = max(1, int(round(val_fraction * n))) if n > 1 else 0
+    description = f"seeded random split (no subject or sequence ids in the file): {n_val} poses held out"
+    return np.sort(order[n_val:]), np.sort(order[:n_val]), description
+
+
+# ---------------------------------------------------------------------------
+# The dataset, as tensors
+# ---------------------------------------------------------------------------
+class MPIINF3DHPDataset:
+    """One split of a pose file, held as tensors so batches are index slices.
+
+    pose2d: (N, J, 2) pixels; pose3d: (N, J, 3) root-relative (pelvis) millimetres.
+    source is a path to a pose .npz or a dict of contract arrays (e.g. synthetic.generate_poses).
+    """
+
+    def __init__(self, source: str | dict, split: str = "train", val_fraction: float = DEFAULT_VAL_FRACTION,
+                 device: str | torch.device = "cpu"):
+        if split not in ("train", "val", "all"):
+            raise ValueError(f"split must be 'train', 'val' or 'all', not {split!r}")
+        arrays = load_pose_file(source) if isinstance(source, str) else validate_pose_arrays(source)
+        self.name = source if isinstance(source, str) else "in-memory poses"
+        train, val, self.split_description = split_indices(arrays, val_fraction)
+        index = {"train": train, "val": val, "all": np.arange(len(arrays["pose2d"]))}[split]
+        if len(index) == 0:
+            raise DatasetError(f"{self.name}: the '{split}' split is empty ({self.split_description}).")
+        self.split = split
+        self.num_joints = arrays["pose2d"].shape[1]
+        self.joint_set = joint_set_of(self.num_joints)
+        self.root = root_of(self.num_joints)
+        self.index = index
+        self.pose2d = torch.as_tensor(arrays["pose2d"][index], device=device)
+        pose3d = torch.as_tensor(arrays["pose3d"][index], device=device)
+        self.pose3d = pose3d - pose3d[:, self.root: self.root + 1]
+        self.meta = {key: arrays[key][index] for key in METADATA_KEYS if key in arrays}
+
+    def __len__(self) -> int:
+        return len(self.pose2d)
+
+    def describe(self) -> str:
+        joints = "28 joints" if self.joint_set == "mpiinf28" else "17 joints (the official test-set joints)"
+        return f"{self.name}: {len(self)} poses in split '{self.split}', {joints}; {self.split_description}"
+
+
+# ---------------------------------------------------------------------------
+# The model's 2D input: what a detector sees, completed to 28 joints
+# ---------------------------------------------------------------------------
+def observed_joints(pose2d: torch.Tensor, input_mode: str) -> torch.Tensor:
+    """The joints the model's input is built from, with visibility 1: (..., K, 3).
+
+    'mediapipe': the detector joints (skeleton_utils.DETECTOR_JOINTS); 'full': all 28.
+    A 17-joint pose lacks the hands and toes; they are given at the wrist and ankle, invisible.
+    """
+    if input_mode not in INPUT_MODES:
+        raise ValueError(f"input mode must be one of {INPUT_MODES}, not {input_mode!r}")
+    if pose2d.shape[-2] == sk.NUM_JOINTS:
+        picked = pose2d if input_mode == "full" else pose2d[..., list(sk.DETECTOR_JOINTS), :]
+        return torch.cat([picked, torch.ones_like(picked[..., :1])], dim=-1)
+    if input_mode == "full":
+        raise DatasetError(
+            "a model trained with --input full needs all 28 ground-truth 2D joints, but this file has the "
+            "17 test-set joints; evaluate a model trained with --input mediapipe instead."
+        )
+    with_vis = torch.cat([pose2d, torch.ones_like(pose2d[..., :1])], dim=-1)
+    stand_in = {"left_hand": "left_wrist", "right_hand": "right_wrist", "left_toe": "left_ankle", "right_toe": "right_ankle"}
+    columns = []
+    for name in sk.DETECTOR_JOINT_NAMES:
+        if name in stand_in:
+            joint = with_vis[..., sk.TEST17_NAMES.index(stand_in[name]), :]
+            columns.append(torch.cat([joint[..., :2], torch.zeros_like(joint[..., 2:])], dim=-1))
+        else:
+            columns.append(with_vis[..., sk.TEST17_NAMES.index(name), :])
+    return torch.stack(columns, dim=-2)
+
+
+def complete_joints(observed: torch.Tensor, input_mode: str) -> torch.Tensor:
+    """Observed (..., K, 3) joints -> the model's (..., 28, 3) input (x, y, visibility) in pixels."""
+    return sk.synthesize_joints(observed) if input_mode == "mediapipe" else observed
+
+
+def model_input_from_ground_truth(pose2d: torch.Tensor, input_mode: str) -> torch.Tensor:
+    """The un-augmented (..., 28, 3) input that the model gets for ground-truth 2D joints."""
+    return complete_joints(observed_joints(pose2d, input_mode), input_mode)
+
+
+# ---------------------------------------------------------------------------
+# Normalisation: the one place where pixels become model units
+# ---------------------------------------------------------------------------
+def center_and_scale(xy: torch.Tensor) -> torch.Tensor:
+    """Root-centre (..., 28, 2) pixel joints and divide by their RMS distance from the root.
+
+    This makes the input independent of where the person stands in the image and of the
+    image's resolution: a translated or scaled copy of the 2D joints gives the same result.
+    """
+    centred = xy - xy[..., sk.ROOT: sk.ROOT + 1, :]
+    scale = centred.pow(2).sum(-1).mean(-1).sqrt().clamp_min(1e-6)
+    return centred / scale[..., None, None]
+
+
+def compute_norm_stats(inputs: torch.Tensor) -> np.ndarray:
+    """Per-joint mean and std of the centred, scaled 2D: (2, 28, 2) as saved in pose2d_mean_std.npy."""
+    xy = center_and_scale(inputs[..., :2]).double()
+    mean = xy.mean(0)
+    # The root is always at 0 after centring: a std of 1 keeps it at 0 rather than dividing by 0.
+    std = xy.std(0).clamp_min(1e-3).masked_fill(xy.std(0) < 1e-6, 1.0)
+    return torch.stack([mean, std]).float().cpu().numpy()
+
+
+def normalize_input(joints: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(..., 28, 3) pixel joints + visibility -> the model's standardised input (visibility unchanged)."""
+    xy = (center_and_scale(joints[..., :2]) - mean) / std
+    return torch.cat([xy, joints[..., 2:3]], dim=-1)
+
+
+def save_norm_stats(stats: np.ndarray, path: str) -> None:
+    tmp = path + ".tmp.npy"
+    np.save(tmp, stats)
+    os.replace(tmp, path)
