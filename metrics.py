@@ -1,0 +1,110 @@
+"""3D pose-error metrics, shared by train.py and eval.py.
+
+Poses are (..., J, 3) joints in millimetres, root-relative, as torch tensors or NumPy
+arrays; every function returns the kind it was given (torch functions stay differentiable,
+so train.py uses mpjpe() as its loss). Protocols as in the literature:
+- MPJPE (Protocol 1): mean Euclidean joint error.
+- PA-MPJPE (Protocol 2): the same after a per-pose similarity (Procrustes) alignment.
+- PCK: percentage of joints closer than 150 mm; AUC: PCK averaged over the thresholds
+  0, 5, ..., 150 mm. As in the official MPI-INF-3DHP evaluation, a joint counts as correct
+  when its error is strictly below the threshold.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM = tuple(5.0 * i for i in range(31))
+
+
+def _as_tensor(x) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
+
+
+def _like(result: torch.Tensor, template):
+    """Return `result` as the kind of `template`: a tensor, or NumPy (a float for a scalar)."""
+    if isinstance(template, torch.Tensor):
+        return result
+    array = result.detach().cpu().numpy()
+    return float(array) if array.ndim == 0 else array
+
+
+def joint_errors(pred, target):
+    """Euclidean distance of every joint, (..., J)."""
+    errors = torch.linalg.vector_norm(_as_tensor(pred) - _as_tensor(target), dim=-1)
+    return _like(errors, pred)
+
+
+def mpjpe(pred, target):
+    """Mean per-joint position error over all poses and joints (Protocol 1)."""
+    return _like(_as_tensor(joint_errors(pred, target)).mean(), pred)
+
+
+def procrustes_align(pred, target):
+    """`pred` after the scale, rotation and translation that best fit it to `target`, per pose.
+
+    Batched orthogonal Procrustes via SVD (Umeyama); the rotation is kept proper
+    (determinant +1), so a mirrored prediction is not "fixed" by a reflection.
+    """
+    p, t = _as_tensor(pred), _as_tensor(target)
+    p0 = p - p.mean(-2, keepdim=True)
+    t0 = t - t.mean(-2, keepdim=True)
+    u, s, vh = torch.linalg.svd(p0.transpose(-1, -2) @ t0)
+    # Flip the axis of the smallest singular value when the best orthogonal map is a reflection.
+    sign = torch.sign(torch.linalg.det(u @ vh))
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    d = torch.ones_like(s)
+    d[..., -1] = sign
+    rotation = (u * d[..., None, :]) @ vh
+    scale = (s * d).sum(-1) / p0.pow(2).sum((-1, -2)).clamp_min(1e-12)
+    aligned = scale[..., None, None] * (p0 @ rotation) + t.mean(-2, keepdim=True)
+    return _like(aligned, pred)
+
+
+def pa_mpjpe(pred, target):
+    """MPJPE after Procrustes alignment with scale (Protocol 2)."""
+    return mpjpe(procrustes_align(pred, target), target)
+
+
+def pck(errors, threshold: float = PCK_THRESHOLD_MM):
+    """Percentage (0-100) of joint errors strictly below `threshold` mm."""
+    e = _as_tensor(errors)
+    return _like(100.0 * (e < threshold).double().mean(), errors)
+
+
+def auc(errors, thresholds: Sequence[float] = AUC_THRESHOLDS_MM):
+    """Area under the PCK curve: PCK (0-100) averaged over `thresholds` mm."""
+    e = _as_tensor(errors)
+    levels = torch.as_tensor(thresholds, dtype=e.dtype, device=e.device)
+    return _like(100.0 * (e[..., None] < levels).double().mean(), errors)
+
+
+def per_joint_mpjpe(pred, target):
+    """Mean error of each joint over all poses, (J,)."""
+    errors = _as_tensor(joint_errors(pred, target))
+    return _like(errors.reshape(-1, errors.shape[-1]).mean(0), pred)
+
+
+def compute_metrics(pred, target, joint_names: Sequence[str] | None = None) -> dict:
+    """MPJPE and PA-MPJPE (mm), PCK@150 and AUC (%), and with joint names the per-joint MPJPE.
+
+    The values are Python floats, ready for printing or JSON.
+    """
+    p = _as_tensor(pred).detach().double().cpu()
+    t = _as_tensor(target).detach().double().cpu()
+    errors = joint_errors(p, t)
+    result = {
+        "num_poses": int(errors.reshape(-1, errors.shape[-1]).shape[0]),
+        "mpjpe": float(errors.mean()),
+        "pa_mpjpe": float(pa_mpjpe(p, t)),
+        "pck150": float(pck(errors)),
+        "auc": float(auc(errors)),
+    }
+    if joint_names is not None:
+        if len(joint_names) != errors.shape[-1]:
+            raise ValueError(f"{len(joint_names)} joint names for {errors.shape[-1]} joints")
+        result["per_joint_mpjpe"] = dict(zip(joint_names, per_joint_mpjpe(p, t).tolist()))
+    return result
