@@ -1,0 +1,1142 @@
+"""Procedural human poses in the 28-joint MPI-INF-3DHP skeleton, filmed by virtual studio cameras.
+
+Bodies with anthropometric bone lengths (men and women, short and tall) are posed by forward
+kinematics on the tree of skeleton_utils.PARENTS, with joint angles inside anatomical limits,
+in a mix of everyday activities; each pose is stood on a floor, balanced over its feet where
+it stands, and seen by one of its body's pinhole cameras placed like the MPI-INF-3DHP studio's
+(2048 x 2048 images, focal ~1500 px, 3-6 m away). The bundled model is trained only on these
+poses and then run on photos of real people, so their realism is the product.
+
+    python synthetic.py --out synth.npz --n 20000 --seed 0 --preview synth.png
+
+Body frame (rest pose and joint rotations): x = the person's left, y = up, z = forward.
+Cameras and the output are OpenCV camera space in millimetres (x right, y down, z forward).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from skeleton_utils import (
+    CLAVICLE_FRACTION, FOOT_FRACTION, HEAD_TOP_EXTENSION, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT, SPINE_FRACTIONS, J,
+)
+
+IMAGE_SIZE = 2048
+POSES_PER_SUBJECT = 300  # default: one generated body per this many poses
+CAMERAS_PER_SUBJECT = 8  # each body is filmed by its own ring of studio cameras, ids 0..7
+# Poses generated at once: bounds the memory for a million poses. Fixed, because the random
+# streams are per chunk, so the output for a seed must not depend on anything else.
+_CHUNK = 32768
+SIDES = ("left", "right")
+
+# ---------------------------------------------------------------------------
+# Pose parameters and their limits (degrees)
+# ---------------------------------------------------------------------------
+# Whole-body orientation first (not joints): heading, lean of the whole body (lying is +-90)
+# and the pelvis's own tilt, which bending at the hips and sitting use. Signs: pitch and flexion
+# + forward, roll + raises the person's left side, lateral bend + to the left, twist + turns the
+# front to the left.
+_MIDLINE_LIMITS = {
+    "yaw": (-180.0, 180.0),
+    "lean_pitch": (-100.0, 100.0),
+    "lean_roll": (-100.0, 100.0),
+    "pelvis_tilt": (-30.0, 100.0),
+    "pelvis_roll": (-20.0, 20.0),
+    # The trunk's totals, shared out over the five spine bones (pelvis -> ... -> neck).
+    "spine_flex": (-30.0, 90.0),
+    "spine_lat": (-35.0, 35.0),
+    "spine_twist": (-45.0, 45.0),
+    "neck_flex": (-50.0, 60.0),
+    "neck_lat": (-40.0, 40.0),
+    "neck_twist": (-70.0, 70.0),
+    "head_nod": (-15.0, 20.0),
+}
+# One side's joints, named anatomically: the right side uses the mirror image of the same angles.
+_LIMB_LIMITS = {
+    "clav_elev": (-10.0, 35.0),  # shrug
+    "clav_prot": (-20.0, 25.0),  # shoulder forward
+    # Upper arm relative to the thorax: elevation away from hanging, in a vertical plane at
+    # shoulder_plane (0 sideways, 90 forward, -90 backward, 140 across the chest), then axial
+    # rotation (+ internal). The elevation limit depends on the plane: shoulder_max_elevation.
+    "shoulder_elev": (0.0, 175.0),
+    "shoulder_plane": (-100.0, 140.0),
+    "shoulder_rot": (-90.0, 90.0),
+    "elbow_flex": (0.0, 150.0),  # never hyperextended
+    "forearm_pron": (-80.0, 80.0),  # 0 = palm facing the thigh
+    "wrist_flex": (-70.0, 80.0),
+    "wrist_dev": (-20.0, 35.0),  # + ulnar
+    "hip_flex": (-20.0, 125.0),
+    "hip_abd": (-25.0, 45.0),
+    "hip_rot": (-40.0, 40.0),  # + internal
+    "knee_flex": (0.0, 150.0),  # never backwards
+    "tibia_rot": (-15.0, 15.0),  # + internal
+    "ankle_dorsi": (-50.0, 40.0),  # + toes up
+    "foot_abd": (-25.0, 25.0),  # + toes out
+    "toe_ext": (-30.0, 70.0),  # + toes up
+}
+ANGLE_LIMITS: dict[str, tuple[float, float]] = {
+    **_MIDLINE_LIMITS, **{f"{side}_{dof}": lim for side in SIDES for dof, lim in _LIMB_LIMITS.items()}
+}
+# The arm reaches highest to the side and front, much less behind the back or across the chest.
+_SHOULDER_REACH = ((-100.0, 45.0), (-90.0, 60.0), (-60.0, 90.0), (-30.0, 150.0), (0.0, 175.0), (100.0, 175.0),
+                   (140.0, 125.0))
+# Angles whose sign flips in the mirror image (left and right swapped).
+_MIRROR_NEGATED = ("yaw", "lean_roll", "pelvis_roll", "spine_lat", "spine_twist", "neck_lat", "neck_twist")
+# Share of the trunk's flexion, lateral bend and twist taken by each spine bone (by child joint).
+_SPINE_SHARES = {
+    "spine": (0.20, 0.15, 0.05),
+    "spine2": (0.30, 0.25, 0.15),
+    "spine3": (0.25, 0.25, 0.25),
+    "spine4": (0.15, 0.20, 0.30),
+    "neck": (0.10, 0.15, 0.25),
+}
+
+
+def shoulder_max_elevation(plane: np.ndarray) -> np.ndarray:
+    """Highest reachable upper-arm elevation (deg) in the given plane of elevation (deg)."""
+    planes, limits = zip(*_SHOULDER_REACH)
+    return np.interp(plane, planes, limits)
+
+
+def clip_to_limits(angles: dict[str, np.ndarray]) -> None:
+    """Clip every angle, in place, into ANGLE_LIMITS (and the shoulder's reach)."""
+    for name, (lo, hi) in ANGLE_LIMITS.items():
+        np.clip(angles[name], lo, hi, out=angles[name])
+    for side in SIDES:
+        elev = angles[f"{side}_shoulder_elev"]
+        np.minimum(elev, shoulder_max_elevation(angles[f"{side}_shoulder_plane"]), out=elev)
+
+
+# ---------------------------------------------------------------------------
+# Bodies: anthropometric rest skeletons
+# ---------------------------------------------------------------------------
+# Segment proportions of body height (men, women), after Drillis & Contini / Winter.
+_PROPORTIONS = {
+    "thigh": (0.245, 0.245),  # hip to knee joint centre
+    "shank": (0.246, 0.244),  # knee to ankle
+    "ankle_height": (0.039, 0.039),
+    "torso": (0.295, 0.292),  # pelvis (hip centres) up to the base of the neck
+    "head": (0.112, 0.110),  # base of the neck to the head centre
+    "shoulder_half": (0.106, 0.099),  # base of the neck to a shoulder joint
+    "hip_half": (0.068, 0.073),  # pelvis to a hip joint
+    "upper_arm": (0.186, 0.182),
+    "forearm": (0.146, 0.140),
+    "hand": (0.050, 0.048),  # wrist to the knuckles' middle
+    "foot": (0.122, 0.120),  # ankle to the tip of the toes, horizontally
+}
+_HEIGHT_MM = {"male": (1760.0, 70.0), "female": (1630.0, 65.0)}
+_HEIGHT_Z_LIMIT = 2.3  # heights are clipped to this many standard deviations from the mean
+_PROPORTION_SD = 0.03  # individual variation of each segment, relative
+# Rest curvature of the spine: how far back of the pelvis each spine joint is, as a fraction of the
+# torso length (a gentle S: lumbar curve, rounder thoracic back, neck base forward again).
+_SPINE_DEPTH = {"spine": -0.02, "spine2": -0.03, "spine3": -0.045, "spine4": -0.04, "neck": -0.01}
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """Generated bodies: body height (mm), sex, and each joint's rest offset from its parent (S, 28, 3)."""
+
+    height: np.ndarray
+    female: np.ndarray
+    offsets: np.ndarray
+
+
+def sample_bodies(num: int, rng: np.random.Generator) -> Bodies:
+    """num bodies with sex-dependent heights and individually varied segment proportions."""
+    female = rng.random(num) < 0.5
+    mean = np.where(female, _HEIGHT_MM["female"][0], _HEIGHT_MM["male"][0])
+    sd = np.where(female, _HEIGHT_MM["female"][1], _HEIGHT_MM["male"][1])
+    height = mean + sd * np.clip(rng.standard_normal(num), -_HEIGHT_Z_LIMIT, _HEIGHT_Z_LIMIT)
+
+    def segment(name: str) -> np.ndarray:
+        male_ratio, female_ratio = _PROPORTIONS[name]
+        variation = 1 + _PROPORTION_SD * np.clip(rng.standard_normal(num), -2.5, 2.5)
+        return height * np.where(female, female_ratio, male_ratio) * variation
+
+    seg = {name: segment(name) for name in _PROPORTIONS}
+    posture = rng.uniform(0.5, 1.6, num)  # how round the back is
+    head_forward = np.radians(rng.uniform(4, 12, num))
+    knock = np.radians(np.where(female, rng.uniform(5, 9, num), rng.uniform(3, 7, num)))  # thighs converge
+    toe_out = np.radians(rng.uniform(0, 8, num))
+
+    off = np.zeros((num, NUM_JOINTS, 3))
+    previous = np.zeros((num, 3))
+    for name in ("spine", "spine2", "spine3", "spine4", "neck"):
+        up = SPINE_FRACTIONS.get(name, 1.0) * seg["torso"]
+        point = np.stack([np.zeros(num), up, _SPINE_DEPTH[name] * posture * seg["torso"]], axis=1)
+        off[:, J[name]] = point - previous
+        previous = point
+    off[:, J["head"]] = seg["head"][:, None] * np.stack([0 * head_forward, np.cos(head_forward),
+                                                           np.sin(head_forward)], axis=1)
+    off[:, J["head_top"]] = HEAD_TOP_EXTENSION * off[:, J["head"]]
+
+    h = height
+    # The clavicle joint (sternoclavicular) sits a little below and in front of the neck base,
+    # CLAVICLE_FRACTION of the way out to the shoulder; the shoulder joint slightly behind the neck.
+    clavicle = np.stack([CLAVICLE_FRACTION * seg["shoulder_half"], -0.010 * h, 0.010 * h], axis=1)
+    shoulder = np.stack([seg["shoulder_half"], 0 * h, -0.006 * h], axis=1)
+    # Ankle to toe tip: forward and down to the floor; the ball of the foot FOOT_FRACTION along,
+    # a little lower (the arch); toe-out is part of the rest pose.
+    toe = np.stack([seg["foot"] * np.sin(toe_out), -(seg["ankle_height"] - 0.008 * h), seg["foot"] * np.cos(toe_out)],
+                   axis=1)
+    ball = FOOT_FRACTION * toe + np.stack([0 * h, -0.004 * h, 0 * h], axis=1)
+    left = {
+        "clavicle": clavicle,
+        "shoulder": shoulder - clavicle,
+        "elbow": _down(seg["upper_arm"]),
+        "wrist": _down(seg["forearm"]),
+        "hand": _down(seg["hand"]),
+        "hip": np.stack([seg["hip_half"], 0 * h, 0 * h], axis=1),
+        "knee": seg["thigh"][:, None] * np.stack([-np.sin(knock), -np.cos(knock), 0 * h], axis=1),
+        "ankle": _down(seg["shank"]),
+        "foot": ball,
+        "toe": toe - ball,
+    }
+    for part, offset in left.items():
+        off[:, J[f"left_{part}"]] = offset
+        off[:, J[f"right_{part}"]] = offset * np.array([-1.0, 1.0, 1.0])
+    return Bodies(height=height, female=female, offsets=off)
+
+
+def _down(length: np.ndarray) -> np.ndarray:
+    return np.stack([0 * length, -length, 0 * length], axis=1)
+
+
+# ---------------------------------------------------------------------------
+# Rotations and forward kinematics
+# ---------------------------------------------------------------------------
+def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) rotations by the given angles about coordinate axis 0 (x), 1 (y) or 2 (z)."""
+    return _turn(np.broadcast_to(np.eye(3), np.shape(degrees) + (3, 3)), axis, degrees)
+
+
+def _turn(frame: np.ndarray, axis: int, degrees: np.ndarray) -> np.ndarray:
+    """frame @ (rotation about coordinate `axis` by `degrees`), for (n, 3, 3) frames: mixes two columns."""
+    rad = np.radians(degrees)[:, None]
+    c, s = np.cos(rad), np.sin(rad)
+    i, j = ((1, 2), (2, 0), (0, 1))[axis]
+    out = frame.copy()
+    out[:, :, i] = frame[:, :, i] * c + frame[:, :, j] * s
+    out[:, :, j] = frame[:, :, j] * c - frame[:, :, i] * s
+    return out
+
+
+_X, _Y, _Z = 0, 1, 2  # rotation axes
+
+
+def _limb_bones(a: dict[str, np.ndarray], side: str) -> dict[str, tuple[str, list]]:
+    """One side's bones: child joint -> (joint whose frame it turns from, elementary turns (axis, deg)).
+
+    Angles are anatomical; the right side is the mirror image (x -> -x), which keeps turns about
+    x and reverses turns about y and z.
+    """
+    g = {dof: a[f"{side}_{dof}"] for dof in _LIMB_LIMITS}
+    m = 1.0 if side == "left" else -1.0
+    # The arm hangs along -y; it is twisted about itself, then swung up by shoulder_elev about the
+    # horizontal axis (-sin plane, 0, cos plane), i.e. Ry(-plane) Rz(elev) Ry(plane) Ry(-rot).
+    # Its angles are relative to the thorax, so a shrug does not swing the arm.
+    arm = [(_Y, -m * g["shoulder_plane"]), (_Z, m * g["shoulder_elev"]),
+           (_Y, m * (g["shoulder_plane"] - g["shoulder_rot"]))]
+    bones = {
+        "shoulder": ("clavicle", [(_Y, -m * g["clav_prot"]), (_Z, m * g["clav_elev"])]),
+        "elbow": ("clavicle", arm),
+        "wrist": ("elbow", [(_X, -g["elbow_flex"]), (_Y, -m * g["forearm_pron"])]),
+        "hand": ("wrist", [(_Z, -m * g["wrist_flex"]), (_X, g["wrist_dev"])]),
+        "knee": ("hip", [(_X, -g["hip_flex"]), (_Z, m * g["hip_abd"]), (_Y, -m * g["hip_rot"])]),
+        "ankle": ("knee", [(_X, g["knee_flex"]), (_Y, -m * g["tibia_rot"])]),
+        "foot": ("ankle", [(_X, -g["ankle_dorsi"]), (_Y, m * g["foot_abd"])]),
+        "toe": ("foot", [(_X, -g["toe_ext"])]),
+    }
+    return {f"{side}_{bone}": (f"{side}_{base}", turns) for bone, (base, turns) in bones.items()}
+
+
+def bone_turns(a: dict[str, np.ndarray]) -> dict[int, tuple[int, list]]:
+    """Each bone's rotation, keyed by child joint: (joint whose frame it turns from, elementary turns).
+
+    That joint is the parent except for the upper arm (the thorax); a bone not listed moves
+    rigidly with its parent.
+    """
+    bones = {
+        "pelvis": ("pelvis", [(_X, a["lean_pitch"]), (_Z, a["lean_roll"]), (_X, a["pelvis_tilt"]), (_Z, a["pelvis_roll"])]),
+        "head": ("neck", [(_X, a["neck_flex"]), (_Z, -a["neck_lat"]), (_Y, a["neck_twist"])]),
+        "head_top": ("head", [(_X, a["head_nod"])]),
+    }
+    for name, (flex, lat, twist) in _SPINE_SHARES.items():
+        parent = JOINT_NAMES[PARENTS[J[name]]]
+        bones[name] = (parent, [(_X, flex * a["spine_flex"]), (_Z, -lat * a["spine_lat"]), (_Y, twist * a["spine_twist"])])
+    for side in SIDES:
+        bones.update(_limb_bones(a, side))
+    return {J[child]: (J[base], turns) for child, (base, turns) in bones.items()}
+
+
+def _topological_order() -> tuple[int, ...]:
+    order, placed = [], set()
+    while len(order) < NUM_JOINTS:
+        for j, p in enumerate(PARENTS):
+            if j not in placed and (p < 0 or p in placed):
+                order.append(j)
+                placed.add(j)
+    return tuple(order)
+
+
+_FK_ORDER = _topological_order()
+
+
+def forward_kinematics(offsets: np.ndarray, angles: dict[str, np.ndarray]) -> np.ndarray:
+    """(n, 28, 3) joint positions, pelvis at the origin, upright frame (y up), for rest offsets (n, 28, 3).
+
+    The pelvis's frame is the body's orientation (lean, then pelvis tilt; no heading); every other
+    bone's frame is a frame nearer the root turned by that bone's joint angles.
+    """
+    turns = bone_turns(angles)
+    n = len(offsets)
+    frames = {}
+    pos = np.zeros(offsets.shape)
+    for j in _FK_ORDER:
+        base, steps = turns.get(j, (PARENTS[j], []))
+        frame = np.broadcast_to(np.eye(3), (n, 3, 3)) if j == ROOT else frames[base]
+        for axis, degrees in steps:
+            frame = _turn(frame, axis, degrees)
+        frames[j] = frame
+        if j != ROOT:
+            pos[:, j] = pos[:, PARENTS[j]] + np.einsum("nij,nj->ni", frame, offsets[:, j])
+    return pos
+
+
+# ---------------------------------------------------------------------------
+# Activities: joint angles for everyday poses
+# ---------------------------------------------------------------------------
+Ranges = dict  # DOF name -> (low, high) degrees, drawn uniformly; "both_<dof>" sets both sides alike
+_HANG = "hang"  # an arm hanging under gravity beside the body, whatever the trunk's lean
+
+# One arm's everyday presets (left-arm angles; the right arm uses the same numbers mirrored).
+_ARM = {
+    "front": {"shoulder_elev": (10, 35), "shoulder_plane": (60, 100), "shoulder_rot": (20, 55),
+              "elbow_flex": (60, 100), "forearm_pron": (0, 60), "wrist_flex": (-15, 20)},
+    "texting": {"shoulder_elev": (10, 30), "shoulder_plane": (60, 100), "shoulder_rot": (30, 60),
+                "elbow_flex": (85, 115), "forearm_pron": (40, 80), "wrist_flex": (-25, 5)},
+    "hip": {"shoulder_elev": (35, 55), "shoulder_plane": (-15, 15), "shoulder_rot": (65, 90),
+            "elbow_flex": (90, 120), "forearm_pron": (40, 80), "wrist_flex": (-30, 0)},
+    "crossed": {"shoulder_elev": (15, 35), "shoulder_plane": (45, 90), "shoulder_rot": (70, 90),
+                "elbow_flex": (105, 135), "forearm_pron": (20, 60)},
+    "ear": {"shoulder_elev": (40, 60), "shoulder_plane": (40, 80), "shoulder_rot": (0, 30),
+            "elbow_flex": (140, 150), "forearm_pron": (30, 80)},
+    "face": {"shoulder_elev": (25, 50), "shoulder_plane": (70, 100), "shoulder_rot": (20, 50),
+             "elbow_flex": (130, 150), "forearm_pron": (30, 80)},
+    "point": {"shoulder_elev": (50, 100), "shoulder_plane": (20, 120), "shoulder_rot": (-20, 40),
+              "elbow_flex": (0, 30), "wrist_flex": (-20, 10)},
+    "gesture": {"shoulder_elev": (10, 45), "shoulder_plane": (30, 100), "shoulder_rot": (-10, 40),
+                "elbow_flex": (50, 110), "forearm_pron": (-40, 60), "wrist_flex": (-30, 30)},
+    "behind": {"shoulder_elev": (10, 30), "shoulder_plane": (-100, -60), "shoulder_rot": (50, 85),
+               "elbow_flex": (60, 100), "forearm_pron": (0, 60)},
+    "pocket": {"shoulder_elev": (0, 12), "shoulder_plane": (-70, 20), "shoulder_rot": (0, 30),
+               "elbow_flex": (25, 50), "forearm_pron": (20, 70), "wrist_flex": (0, 30)},
+    "thigh": {"shoulder_elev": (15, 35), "shoulder_plane": (60, 100), "shoulder_rot": (20, 50),
+              "elbow_flex": (40, 80), "forearm_pron": (40, 80)},
+    "table": {"shoulder_elev": (25, 55), "shoulder_plane": (70, 100), "shoulder_rot": (30, 60),
+              "elbow_flex": (80, 120), "forearm_pron": (40, 80)},
+    "armrest": {"shoulder_elev": (5, 25), "shoulder_plane": (-30, 30), "shoulder_rot": (0, 30),
+                "elbow_flex": (70, 100), "forearm_pron": (20, 70)},
+    "chin": {"shoulder_elev": (30, 60), "shoulder_plane": (70, 100), "shoulder_rot": (10, 40),
+             "elbow_flex": (135, 150), "forearm_pron": (30, 80)},
+    "forward": {"shoulder_elev": (60, 95), "shoulder_plane": (70, 100), "shoulder_rot": (-10, 30),
+                "elbow_flex": (0, 40)},
+    "clasped": {"shoulder_elev": (25, 55), "shoulder_plane": (80, 110), "shoulder_rot": (40, 70),
+                "elbow_flex": (70, 110), "forearm_pron": (30, 80)},
+    "knee": {"shoulder_elev": (30, 60), "shoulder_plane": (50, 90), "shoulder_rot": (0, 30),
+             "elbow_flex": (10, 50)},
+    "floor_behind": {"shoulder_elev": (20, 45), "shoulder_plane": (-100, -65), "shoulder_rot": (-20, 20),
+                     "elbow_flex": (0, 15), "wrist_flex": (-70, -40)},
+    "overhead": {"shoulder_elev": (145, 175), "shoulder_plane": (0, 100), "shoulder_rot": (-40, 20),
+                 "elbow_flex": (0, 40)},
+    "side_out": {"shoulder_elev": (30, 80), "shoulder_plane": (0, 60), "shoulder_rot": (-20, 30),
+                 "elbow_flex": (10, 60)},
+    "head_rest": {"shoulder_elev": (100, 135), "shoulder_plane": (-20, 20), "shoulder_rot": (-90, -75),
+                  "elbow_flex": (130, 150)},
+    "sides": {"shoulder_elev": (0, 25), "shoulder_plane": (-20, 40), "shoulder_rot": (0, 30),
+              "elbow_flex": (0, 30)},  # along the body, lying down
+    "chest": {"shoulder_elev": (10, 35), "shoulder_plane": (80, 110), "shoulder_rot": (55, 85),
+              "elbow_flex": (100, 140)},
+    "prayer": {"shoulder_elev": (10, 30), "shoulder_plane": (80, 110), "shoulder_rot": (60, 90),
+               "elbow_flex": (120, 150), "wrist_flex": (-70, -50)},
+}
+# Both arms: (weight, left preset, right preset); _HANG or a name in _ARM.
+_EVERYDAY_ARMS = (
+    (0.34, _HANG, _HANG), (0.10, "front", "front"), (0.07, "texting", _HANG), (0.05, "texting", "texting"),
+    (0.06, "hip", "hip"), (0.04, "hip", _HANG), (0.06, "crossed", "crossed"), (0.04, "ear", _HANG),
+    (0.04, "face", _HANG), (0.06, "point", _HANG), (0.05, "gesture", "gesture"), (0.04, "gesture", _HANG),
+    (0.05, "behind", "behind"), (0.04, "pocket", "pocket"), (0.02, "pocket", _HANG),
+)
+# One free arm when the other is busy: (weight, preset).
+_FREE_ARM = ((0.6, _HANG), (0.1, "front"), (0.1, "hip"), (0.05, "texting"), (0.05, "gesture"), (0.05, "pocket"),
+             (0.05, "face"))
+_SITTING_ARMS = (
+    (0.2, "thigh", "thigh"), (0.1, "thigh", _HANG), (0.15, "table", "table"), (0.1, "armrest", "armrest"),
+    (0.1, "texting", "texting"), (0.07, "chin", "table"), (0.08, "crossed", "crossed"), (0.05, "face", "thigh"),
+    (0.1, _HANG, _HANG), (0.05, "gesture", "thigh"),
+)
+_SQUAT_ARMS = ((0.3, "forward", "forward"), (0.25, "clasped", "clasped"), (0.25, "knee", "knee"),
+               (0.2, _HANG, _HANG))
+_LYING_ARMS = ((0.35, "sides", "sides"), (0.15, "overhead", "overhead"), (0.2, "head_rest", "head_rest"),
+               (0.15, "chest", "chest"), (0.15, "head_rest", "sides"))
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One way of doing an activity.
+
+    ranges: uniform DOF ranges (degrees). Leg flexion and abduction are given relative to
+    upright, so a tilted pelvis keeps the legs where asked (_legs_follow_pelvis).
+    arms: what the arms not set in ranges do, drawn from these (weight, left, right) presets.
+    plant: sides whose foot stands flat on the floor, with the heel lifted by heel[side] degrees.
+    balance: shift the pelvis over the planted feet (the legs lean) to hold the centre of mass there.
+    """
+
+    weight: float
+    ranges: Ranges = field(default_factory=dict)
+    arms: tuple = _EVERYDAY_ARMS
+    plant: tuple[str, ...] = SIDES
+    heel: dict = field(default_factory=dict)
+    balance: bool = True
+
+
+def _neutral(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Relaxed upright standing with small natural variation: the starting point of every activity."""
+    def u(lo, hi):
+        return rng.uniform(lo, hi, n)
+
+    a = {name: np.zeros(n) for name in ANGLE_LIMITS}
+    a.update(yaw=u(-180, 180), lean_pitch=rng.normal(0, 2, n), lean_roll=rng.normal(0, 1.5, n),
+             pelvis_tilt=u(-4, 4), pelvis_roll=rng.normal(0, 1.5, n), spine_flex=u(-6, 6),
+             spine_lat=rng.normal(0, 3, n), spine_twist=rng.normal(0, 5, n), neck_flex=rng.normal(0, 7, n),
+             neck_lat=rng.normal(0, 4, n), neck_twist=rng.normal(0, 15, n), head_nod=rng.normal(0, 4, n))
+    for side in SIDES:
+        a.update({f"{side}_{dof}": values for dof, values in dict(
+            clav_elev=u(-3, 5), clav_prot=u(-5, 8), shoulder_elev=u(3, 10), shoulder_plane=u(-20, 40),
+            shoulder_rot=u(0, 30), elbow_flex=u(5, 25), forearm_pron=u(-10, 40), wrist_flex=u(-5, 20),
+            wrist_dev=u(-5, 15), hip_flex=u(-4, 6), hip_abd=u(-1, 5), hip_rot=u(-12, 5), knee_flex=u(0, 8),
+            tibia_rot=rng.normal(0, 4, n), foot_abd=u(-3, 10), toe_ext=u(-5, 5)).items()})
+    return a
+
+
+_BOTH_SIDES_SPREAD = 0.08  # "both_" ranges: the sides differ by up to this fraction of the range
+
+
+def _fill(a: dict, rows: np.ndarray, ranges: Ranges, rng: np.random.Generator) -> None:
+    """Draw the DOFs in ranges; "both_<dof>" gives the two sides similar values (people move symmetrically)."""
+    for key, (lo, hi) in ranges.items():
+        shared = rng.uniform(lo, hi, len(rows))
+        if not key.startswith("both_"):
+            a[key][rows] = shared
+            continue
+        spread = _BOTH_SIDES_SPREAD * (hi - lo)
+        for side in SIDES:
+            a[f"{side}_{key[5:]}"][rows] = np.clip(shared + rng.uniform(-spread, spread, len(rows)), lo, hi)
+
+
+def _trunk_pitch(a: dict, rows: np.ndarray) -> np.ndarray:
+    """Forward pitch of the thorax from vertical (deg)."""
+    return a["lean_pitch"][rows] + a["pelvis_tilt"][rows] + a["spine_flex"][rows]
+
+
+def _arm_from_swing(forward: np.ndarray, sideways: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(elevation, plane) of an arm swung `forward` (deg, sagittal) after raising it `sideways`."""
+    s, b = np.radians(forward), np.radians(sideways)
+    elevation = np.degrees(np.arccos(np.clip(np.cos(b) * np.cos(s), -1, 1)))
+    plane = np.degrees(np.arctan2(np.cos(b) * np.sin(s), np.sin(b)))
+    return elevation, plane
+
+
+def _hang(a: dict, rows: np.ndarray, side: str, rng: np.random.Generator) -> None:
+    """A relaxed arm hanging under gravity: swung forward by as much as the thorax leans."""
+    forward = _trunk_pitch(a, rows) + rng.uniform(-8, 10, len(rows))
+    elev, plane = _arm_from_swing(forward, rng.uniform(2, 9, len(rows)))
+    a[f"{side}_shoulder_elev"][rows], a[f"{side}_shoulder_plane"][rows] = elev, plane
+    a[f"{side}_shoulder_rot"][rows] = rng.uniform(0, 30, len(rows))
+    a[f"{side}_elbow_flex"][rows] = rng.uniform(5, 25, len(rows))
+
+
+def _set_arm(a: dict, rows: np.ndarray, side: str, preset, rng: np.random.Generator) -> None:
+    if preset == _HANG:
+        _hang(a, rows, side, rng)
+    else:
+        _fill(a, rows, {f"{side}_{dof}": r for dof, r in _ARM[preset].items()}, rng)
+
+
+def _set_arms(a: dict, rows: np.ndarray, library: tuple, rng: np.random.Generator, free: tuple[str, ...] = SIDES):
+    """Draw a (left, right) preset pair per pose from library; with one arm busy, the free one from _FREE_ARM."""
+    if len(free) < len(SIDES):
+        library = tuple((w, preset, preset) for w, preset in _FREE_ARM)
+    weights = np.array([entry[0] for entry in library])
+    pick = rng.choice(len(library), len(rows), p=weights / weights.sum())
+    for k, (_, *presets) in enumerate(library):
+        chosen = rows[pick == k]
+        for side, preset in zip(SIDES, presets):
+            if side in free and len(chosen):
+                _set_arm(a, chosen, side, preset, rng)
+
+
+def _legs_follow_pelvis(a: dict, rows: np.ndarray) -> None:
+    """Turn upright-relative leg angles into hip angles relative to the tilted pelvis."""
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        a[f"{side}_hip_flex"][rows] += a["pelvis_tilt"][rows]
+        a[f"{side}_hip_abd"][rows] += sign * a["pelvis_roll"][rows]
+
+
+def _flat_foot_dorsiflexion(a: dict, rows: np.ndarray, side: str) -> np.ndarray:
+    """Ankle angle that sets the sole level with the floor (sagittal chain of pelvis, hip, knee)."""
+    return (a[f"{side}_knee_flex"][rows] + a["pelvis_tilt"][rows] + a["lean_pitch"][rows]
+            - a[f"{side}_hip_flex"][rows])
+
+
+def _plant(a: dict, rows: np.ndarray, side: str, heel: tuple[float, float], rng: np.random.Generator) -> None:
+    """Foot flat on the floor, or on its toes when the heel is lifted (or the ankle runs out of range)."""
+    flat = _flat_foot_dorsiflexion(a, rows, side)
+    lo, hi = ANGLE_LIMITS[f"{side}_ankle_dorsi"]
+    dorsi = np.clip(flat - rng.uniform(*heel, len(rows)), lo, hi)
+    a[f"{side}_ankle_dorsi"][rows] = dorsi
+    a[f"{side}_toe_ext"][rows] = flat - dorsi + rng.uniform(-3, 3, len(rows))  # toes stay on the floor
+
+
+def _apply_variants(variants: tuple[_Variant, ...], a: dict, rows: np.ndarray, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pose rows as one of the variants each; returns which rows balance over their feet and which stand on both."""
+    weights = np.array([v.weight for v in variants])
+    pick = rng.choice(len(variants), len(rows), p=weights / weights.sum())
+    balance = np.zeros(len(rows), dtype=bool)
+    two_feet = np.zeros(len(rows), dtype=bool)
+    for k, v in enumerate(variants):
+        chosen = rows[pick == k]
+        if not len(chosen):
+            continue
+        _fill(a, chosen, v.ranges, rng)
+        _legs_follow_pelvis(a, chosen)
+        busy = {side for side in SIDES for key in v.ranges
+                if key in (f"{side}_shoulder_elev", "both_shoulder_elev")}
+        free = tuple(side for side in SIDES if side not in busy)
+        if free:
+            _set_arms(a, chosen, v.arms, rng, free)
+        for side in v.plant:
+            _plant(a, chosen, side, v.heel.get(side, (0, 0)), rng)
+        balance[pick == k] = v.balance
+        two_feet[pick == k] = len(v.plant) == len(SIDES)
+    return balance, two_feet
+
+
+_STANDING = (
+    _Variant(0.42),
+    _Variant(0.30, {"left_hip_flex": (2, 12), "left_knee_flex": (8, 25), "left_hip_abd": (0, 8),
+                    "pelvis_roll": (-6, -2), "right_hip_abd": (-2, 3)}, heel={"left": (0, 12)}),
+    _Variant(0.10, {"both_hip_abd": (6, 15), "both_hip_rot": (-20, 0)}),
+    _Variant(0.10, {"lean_pitch": (-12, 15), "lean_roll": (-10, 10), "both_knee_flex": (0, 12)}, balance=False),
+    _Variant(0.08, {"neck_flex": (-45, -15), "head_nod": (-15, 0)}),  # looking up
+)
+_SITTING = (
+    _Variant(0.30, {"pelvis_tilt": (-12, 12), "both_hip_flex": (75, 100), "both_knee_flex": (60, 115),
+                    "both_hip_abd": (0, 20), "both_hip_rot": (-20, 10), "spine_flex": (-5, 20),
+                    "neck_flex": (-10, 25)}, arms=_SITTING_ARMS, balance=False),
+    _Variant(0.12, {"pelvis_tilt": (-25, -10), "spine_flex": (10, 35), "lean_pitch": (-10, 0),
+                    "both_hip_flex": (65, 95), "both_knee_flex": (30, 90), "both_hip_abd": (0, 25),
+                    "neck_flex": (0, 30)}, arms=_SITTING_ARMS, balance=False),
+    _Variant(0.12, {"pelvis_tilt": (15, 35), "both_hip_flex": (80, 100), "both_knee_flex": (80, 120),
+                    "spine_flex": (10, 35), "both_hip_abd": (0, 20), "neck_flex": (-20, 20)},
+             arms=_SITTING_ARMS, balance=False),
+    _Variant(0.13, {"pelvis_tilt": (-10, 10), "left_hip_flex": (95, 115), "left_hip_abd": (-20, -8),
+                    "left_hip_rot": (-10, 10), "left_knee_flex": (70, 110), "right_hip_flex": (80, 95),
+                    "right_knee_flex": (70, 100), "spine_flex": (0, 25)},
+             arms=_SITTING_ARMS, plant=("right",), balance=False),
+    _Variant(0.09, {"pelvis_tilt": (-25, 5), "both_hip_flex": (80, 100), "both_knee_flex": (0, 25),
+                    "both_ankle_dorsi": (-30, 5), "spine_flex": (0, 30), "both_hip_abd": (0, 15)},
+             arms=((0.5, "floor_behind", "floor_behind"), (0.3, "thigh", "thigh"), (0.2, "floor_behind", "knee")),
+             plant=(), balance=False),
+    _Variant(0.12, {"pelvis_tilt": (-10, 15), "both_hip_flex": (55, 85), "both_hip_abd": (30, 45),
+                    "both_hip_rot": (-40, -25), "both_knee_flex": (125, 150), "both_ankle_dorsi": (-30, 0),
+                    "spine_flex": (0, 30)}, arms=((0.6, "knee", "knee"), (0.4, "thigh", "chin")),
+             plant=(), balance=False),
+    _Variant(0.12, {"pelvis_tilt": (-25, 0), "both_hip_flex": (95, 125), "both_knee_flex": (100, 140),
+                    "spine_flex": (10, 40), "both_hip_abd": (0, 15)},
+             arms=((0.5, "clasped", "clasped"), (0.3, "floor_behind", "floor_behind"), (0.2, "knee", "knee")),
+             balance=False),
+)
+_SQUATTING = (
+    _Variant(0.35, {"pelvis_tilt": (15, 35), "both_hip_flex": (75, 100), "both_knee_flex": (110, 150),
+                    "both_hip_abd": (10, 30), "both_hip_rot": (-30, -5), "spine_flex": (5, 30),
+                    "neck_flex": (-30, 10)}, arms=_SQUAT_ARMS),
+    _Variant(0.35, {"pelvis_tilt": (10, 35), "both_hip_flex": (40, 80), "both_knee_flex": (60, 100),
+                    "both_hip_abd": (5, 20), "both_hip_rot": (-25, 0), "spine_flex": (0, 25)}, arms=_SQUAT_ARMS),
+    _Variant(0.30, {"pelvis_tilt": (10, 35), "both_hip_flex": (80, 105), "both_knee_flex": (130, 150),
+                    "both_hip_abd": (10, 30), "both_hip_rot": (-30, -5), "spine_flex": (5, 30)},
+             arms=_SQUAT_ARMS, heel={"left": (15, 40), "right": (15, 40)}),
+)
+_BENDING = (
+    _Variant(0.40, {"pelvis_tilt": (40, 90), "both_hip_flex": (-8, 8), "both_knee_flex": (0, 15),
+                    "spine_flex": (10, 45), "neck_flex": (-40, 30)}, arms=((1.0, _HANG, _HANG),)),
+    _Variant(0.35, {"pelvis_tilt": (30, 70), "both_hip_flex": (10, 40), "both_knee_flex": (20, 60),
+                    "spine_flex": (10, 40), "neck_flex": (-40, 20)},
+             arms=((0.6, _HANG, _HANG), (0.25, "knee", "knee"), (0.15, _HANG, "knee"))),
+    _Variant(0.25, {"pelvis_tilt": (15, 45), "both_hip_flex": (-5, 5), "both_knee_flex": (0, 10),
+                    "spine_flex": (0, 25), "neck_flex": (-30, 10)},
+             arms=((0.6, "forward", "forward"), (0.4, "forward", _HANG))),
+)
+_REACHING = (
+    _Variant(0.30, {"left_shoulder_elev": (60, 110), "left_shoulder_plane": (60, 110), "left_shoulder_rot": (-20, 40),
+                    "left_elbow_flex": (0, 40), "left_clav_prot": (5, 25), "pelvis_tilt": (0, 25),
+                    "spine_flex": (0, 25)}),
+    _Variant(0.25, {"left_shoulder_elev": (120, 175), "left_shoulder_plane": (10, 100), "left_elbow_flex": (0, 30),
+                    "neck_flex": (-45, -10), "spine_flex": (-15, 5), "spine_lat": (-10, 5)},
+             heel={"left": (0, 35), "right": (0, 35)}),
+    _Variant(0.20, {"left_shoulder_elev": (60, 110), "left_shoulder_plane": (-20, 30), "left_elbow_flex": (0, 30),
+                    "spine_lat": (5, 25), "neck_twist": (10, 50), "left_hip_abd": (5, 20)}),
+    _Variant(0.15, {"left_shoulder_elev": (30, 70), "left_shoulder_plane": (60, 100), "left_elbow_flex": (0, 20),
+                    "pelvis_tilt": (30, 70), "spine_flex": (10, 40), "both_knee_flex": (10, 40),
+                    "both_hip_flex": (0, 25)}),
+    _Variant(0.10, {"left_shoulder_elev": (60, 100), "left_shoulder_plane": (100, 140), "left_elbow_flex": (0, 30),
+                    "spine_twist": (-35, -10), "neck_twist": (-50, -10)}),
+)
+_ARMS_RAISED = (
+    _Variant(0.25, {"both_shoulder_elev": (140, 175), "both_shoulder_plane": (0, 100), "both_shoulder_rot": (-40, 20),
+                    "both_elbow_flex": (0, 40), "neck_flex": (-30, 5)}),
+    _Variant(0.15, {"both_shoulder_elev": (115, 150), "both_shoulder_plane": (-10, 40), "both_elbow_flex": (0, 25),
+                    "both_shoulder_rot": (-30, 10)}),
+    _Variant(0.12, {"both_shoulder_elev": (75, 100), "both_shoulder_plane": (-15, 30), "both_elbow_flex": (0, 20),
+                    "both_shoulder_rot": (-30, 30)}),
+    _Variant(0.15, {"both_shoulder_elev": (100, 135), "both_shoulder_plane": (-20, 20), "both_shoulder_rot": (-90, -75),
+                    "both_elbow_flex": (130, 150)}),
+    _Variant(0.18, {"left_shoulder_elev": (80, 150), "left_shoulder_plane": (0, 70), "left_shoulder_rot": (-70, -30),
+                    "left_elbow_flex": (30, 100)}),
+    _Variant(0.15, {"both_shoulder_elev": (70, 100), "both_shoulder_plane": (-10, 30), "both_shoulder_rot": (-90, -60),
+                    "both_elbow_flex": (70, 110)}),
+)
+_CROUCHING = (
+    _Variant(0.30, {"pelvis_tilt": (30, 60), "both_hip_flex": (75, 100), "both_knee_flex": (120, 150),
+                    "spine_flex": (15, 40), "both_hip_abd": (5, 25), "both_hip_rot": (-25, 0)},
+             arms=((0.5, _HANG, _HANG), (0.3, "forward", "forward"), (0.2, "knee", "knee")),
+             heel={"left": (15, 40), "right": (15, 40)}),
+    _Variant(0.30, {"pelvis_tilt": (-5, 15), "left_hip_flex": (75, 95), "left_knee_flex": (75, 100),
+                    "right_hip_flex": (-15, 10), "right_knee_flex": (80, 105), "spine_flex": (0, 25),
+                    "left_hip_abd": (0, 15)}, arms=((0.5, _HANG, _HANG), (0.3, "knee", _HANG), (0.2, "knee", "knee")),
+             balance=False),
+    _Variant(0.15, {"pelvis_tilt": (-5, 15), "both_hip_flex": (-10, 20), "both_knee_flex": (80, 100),
+                    "both_hip_abd": (0, 10)}, balance=False),
+    _Variant(0.12, {"pelvis_tilt": (0, 25), "both_hip_flex": (45, 60), "both_knee_flex": (140, 150),
+                    "both_ankle_dorsi": (-50, -35), "spine_flex": (0, 25), "both_hip_abd": (0, 15)},
+             arms=((0.6, "thigh", "thigh"), (0.4, _HANG, _HANG)), plant=(), balance=False),
+    _Variant(0.13, {"pelvis_tilt": (45, 70), "spine_flex": (-10, 15), "both_hip_flex": (-5, 15),
+                    "both_knee_flex": (80, 100), "neck_flex": (-45, -15), "both_elbow_flex": (0, 15)},
+             arms=((1.0, _HANG, _HANG),), balance=False),
+)
+_LYING = (
+    _Variant(0.40, {"lean_pitch": (-95, -85), "both_hip_flex": (-5, 10), "both_knee_flex": (0, 15),
+                    "both_ankle_dorsi": (-40, -10), "neck_flex": (-10, 30)},
+             arms=_LYING_ARMS, plant=(), balance=False),
+    _Variant(0.15, {"lean_pitch": (-95, -85), "both_hip_flex": (40, 80), "both_knee_flex": (70, 120),
+                    "neck_flex": (-10, 30)}, arms=_LYING_ARMS, balance=False),
+    _Variant(0.20, {"lean_pitch": (85, 95), "both_hip_flex": (-10, 5), "both_knee_flex": (0, 30),
+                    "both_ankle_dorsi": (-50, -30), "neck_twist": (-70, 70), "neck_flex": (-40, -10)},
+             arms=((0.4, "head_rest", "head_rest"), (0.3, "sides", "sides"), (0.3, "overhead", "overhead")),
+             plant=(), balance=False),
+    # On the right side (the mirror image gives the left): the upper (left) leg rests on the lower one.
+    _Variant(0.25, {"lean_roll": (80, 95), "both_hip_flex": (10, 60), "both_knee_flex": (20, 90),
+                    "left_hip_abd": (-25, -12), "right_hip_abd": (0, 10), "both_ankle_dorsi": (-40, 0),
+                    "neck_lat": (-25, 0)},
+             arms=((0.5, "forward", "forward"), (0.3, "head_rest", "forward"), (0.2, "sides", "forward")),
+             plant=(), balance=False),
+)
+_EXERCISE = (
+    _Variant(0.22, {"pelvis_tilt": (-5, 15), "left_hip_flex": (70, 95), "left_knee_flex": (70, 100),
+                    "right_hip_flex": (-30, -10), "right_knee_flex": (60, 100)},
+             arms=((0.4, "hip", "hip"), (0.3, _HANG, _HANG), (0.3, "overhead", "overhead"))),
+    _Variant(0.13, {"pelvis_tilt": (20, 45), "left_hip_flex": (20, 50), "left_hip_abd": (25, 40),
+                    "left_hip_rot": (-30, -10), "left_knee_flex": (70, 110), "right_hip_flex": (0, 15),
+                    "right_hip_abd": (25, 40), "right_knee_flex": (0, 10)},
+             arms=((0.5, "clasped", "clasped"), (0.5, "forward", "forward"))),
+    _Variant(0.17, {"pelvis_tilt": (-15, 5), "left_hip_flex": (40, 100), "left_hip_abd": (-5, 30),
+                    "left_knee_flex": (0, 60), "left_ankle_dorsi": (-40, 0), "right_knee_flex": (5, 25),
+                    "spine_flex": (-15, 5)}, arms=((1.0, "side_out", "side_out"),), plant=("right",)),
+    _Variant(0.12, {"both_hip_abd": (15, 30), "both_knee_flex": (0, 20), "both_shoulder_elev": (130, 175),
+                    "both_shoulder_plane": (-10, 30), "both_elbow_flex": (0, 25)},
+             heel={"left": (0, 20), "right": (0, 20)}),
+    _Variant(0.08, {"both_hip_abd": (0, 10), "both_knee_flex": (0, 20), "both_shoulder_elev": (10, 60),
+                    "both_shoulder_plane": (-10, 30), "both_elbow_flex": (0, 25)},
+             heel={"left": (0, 20), "right": (0, 20)}),
+    _Variant(0.10, {"left_hip_flex": (60, 100), "left_knee_flex": (60, 120), "left_ankle_dorsi": (-30, 10),
+                    "right_knee_flex": (0, 10)}, arms=((0.5, "side_out", "side_out"), (0.5, "prayer", "prayer")),
+             plant=("right",)),
+    _Variant(0.10, {"left_hip_flex": (20, 60), "left_hip_abd": (30, 45), "left_hip_rot": (-40, -25),
+                    "left_knee_flex": (110, 145), "left_ankle_dorsi": (-40, -10), "right_knee_flex": (0, 8)},
+             arms=((0.5, "overhead", "overhead"), (0.5, "prayer", "prayer")), plant=("right",)),
+    _Variant(0.08, {"spine_lat": (20, 35), "right_shoulder_elev": (150, 175), "right_shoulder_plane": (0, 40),
+                    "right_elbow_flex": (0, 30), "both_hip_abd": (5, 15)}, arms=((1.0, "hip", "hip"),)),
+)
+
+# Gait cycles (phase 0 = this foot's heel strike): sagittal hip (relative to an upright pelvis),
+# knee and ankle angles after normal-gait curves (Winter), running after sprint-coaching curves.
+_WALK = {
+    "hip_flex": ((0, 25), (0.1, 22), (0.3, 5), (0.5, -10), (0.6, -5), (0.75, 15), (0.88, 27), (1.0, 25)),
+    "knee_flex": ((0, 3), (0.15, 18), (0.35, 5), (0.45, 6), (0.6, 38), (0.72, 62), (0.85, 35), (0.95, 5), (1.0, 3)),
+    "ankle_dorsi": ((0, 0), (0.07, -6), (0.3, 8), (0.45, 12), (0.55, 0), (0.62, -18), (0.75, -2), (0.9, 2),
+                    (1.0, 0)),
+    "toe_ext": ((0, 10), (0.1, 0), (0.4, 5), (0.5, 20), (0.6, 35), (0.66, 15), (0.72, 0), (1.0, 10)),
+}
+_RUN = {
+    "hip_flex": ((0, 30), (0.15, 15), (0.35, -12), (0.45, -15), (0.6, 10), (0.8, 55), (0.9, 45), (1.0, 30)),
+    "knee_flex": ((0, 20), (0.12, 40), (0.35, 20), (0.5, 60), (0.7, 115), (0.85, 70), (0.95, 25), (1.0, 20)),
+    "ankle_dorsi": ((0, 5), (0.15, 20), (0.35, -25), (0.5, -10), (0.7, 5), (1.0, 5)),
+    "toe_ext": ((0, 5), (0.25, 10), (0.35, 35), (0.45, 10), (1.0, 5)),
+}
+
+
+def _gait(curves: dict, arm_swing: tuple[float, float], elbow: tuple[float, float], tilt: tuple[float, float],
+          a: dict, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Walking or running: legs half a cycle apart, each arm swinging opposite its own leg."""
+    n = len(rows)
+    phase = rng.random(n)
+    stride = rng.uniform(0.75, 1.2, n)
+    swing = rng.uniform(*arm_swing, n) * stride
+    a["pelvis_tilt"][rows] = rng.uniform(*tilt, n)
+    a["spine_twist"][rows] = rng.normal(0, 3, n) + 0.3 * swing * np.cos(2 * np.pi * phase)
+    own_arms = rng.random(n) < 0.75  # the rest carry, text or gesture while walking
+    for side, offset in (("left", 0.0), ("right", 0.5)):
+        p = (phase + offset) % 1.0
+        for dof, keys in curves.items():
+            xs, ys = zip(*keys)
+            a[f"{side}_{dof}"][rows] = stride * np.interp(p, xs, ys)
+        forward = -swing * np.cos(2 * np.pi * p)  # arm back when its own leg is forward
+        elev, plane = _arm_from_swing(forward + _trunk_pitch(a, rows), rng.uniform(4, 12, n))
+        lo, hi = elbow
+        flex = rng.uniform(lo, hi, n) + 0.4 * np.maximum(forward, 0)
+        for dof, value in (("shoulder_elev", elev), ("shoulder_plane", plane), ("elbow_flex", flex),
+                           ("shoulder_rot", rng.uniform(5, 30, n))):
+            a[f"{side}_{dof}"][rows] = np.where(own_arms, value, a[f"{side}_{dof}"][rows])
+    _set_arms(a, rows[~own_arms], _EVERYDAY_ARMS, rng)
+    _legs_follow_pelvis(a, rows)
+    return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+
+
+def _random_pose(a: dict, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Any joint angles within the limits, the body upright-ish: diversity beyond the scripted activities.
+
+    Each angle is the mean of two uniform draws over its range, so the whole range is covered but
+    extreme combinations, which look like puppets rather than people, stay rarer.
+    """
+    def draw(lo: float, hi: float) -> np.ndarray:
+        return lo + (hi - lo) * rng.random((2, len(rows))).mean(0)
+
+    for name, (lo, hi) in ANGLE_LIMITS.items():
+        if name not in _MIDLINE_LIMITS or name.startswith(("spine", "neck", "head")):
+            a[name][rows] = draw(lo, hi)
+    a["pelvis_tilt"][rows] = draw(-20, 60)
+    a["pelvis_roll"][rows] = draw(-15, 15)
+    for side in SIDES:
+        a[f"{side}_shoulder_elev"][rows] = draw(0, 1) * shoulder_max_elevation(a[f"{side}_shoulder_plane"][rows])
+    return np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+
+
+_SAMPLERS = {
+    "standing": partial(_apply_variants, _STANDING),
+    "walking": partial(_gait, _WALK, (8, 25), (10, 30), (-2, 8)),
+    "running": partial(_gait, _RUN, (30, 55), (70, 100), (5, 15)),
+    "sitting": partial(_apply_variants, _SITTING),
+    "squatting": partial(_apply_variants, _SQUATTING),
+    "bending": partial(_apply_variants, _BENDING),
+    "reaching": partial(_apply_variants, _REACHING),
+    "arms_raised": partial(_apply_variants, _ARMS_RAISED),
+    "crouching": partial(_apply_variants, _CROUCHING),
+    "lying": partial(_apply_variants, _LYING),
+    "exercise": partial(_apply_variants, _EXERCISE),
+    "random": _random_pose,
+}
+ACTIVITY_WEIGHTS = {
+    "standing": 0.16, "walking": 0.13, "running": 0.06, "sitting": 0.12, "squatting": 0.06, "bending": 0.07,
+    "reaching": 0.08, "arms_raised": 0.06, "crouching": 0.06, "lying": 0.04, "exercise": 0.06, "random": 0.10,
+}
+ACTIVITIES = tuple(ACTIVITY_WEIGHTS)
+
+
+def _mirror_rows(a: dict, rows: np.ndarray) -> None:
+    """Mirror the poses in rows: swap left and right and negate the sideways angles."""
+    for dof in _LIMB_LIMITS:
+        left, right = a[f"left_{dof}"], a[f"right_{dof}"]
+        left[rows], right[rows] = right[rows], left[rows].copy()
+    for name in _MIRROR_NEGATED:
+        a[name][rows] *= -1
+
+
+def _scapular_rhythm(a: dict) -> None:
+    """The shoulder girdle follows the arm: it rises as the arm goes overhead, comes forward as it reaches."""
+    for side in SIDES:
+        elev, plane = a[f"{side}_shoulder_elev"], a[f"{side}_shoulder_plane"]
+        a[f"{side}_clav_elev"] += 0.15 * np.maximum(elev - 40, 0)
+        a[f"{side}_clav_prot"] += 0.12 * np.maximum(elev - 20, 0) * np.sin(np.radians(plane))
+
+
+def sample_angles(activity: np.ndarray, rng: np.random.Generator
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Joint angles (deg, within ANGLE_LIMITS) for poses of the given activity indices.
+
+    Also returns which poses balance over their feet and which stand on both feet.
+    """
+    n = len(activity)
+    a = _neutral(rng, n)
+    balance, two_feet = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for k, name in enumerate(ACTIVITIES):
+        rows = np.flatnonzero(activity == k)
+        if len(rows):
+            balance[rows], two_feet[rows] = _SAMPLERS[name](a, rows, rng)
+    _mirror_rows(a, np.flatnonzero(rng.random(n) < 0.5))
+    _scapular_rhythm(a)
+    clip_to_limits(a)
+    return a, balance, two_feet
+
+
+# ---------------------------------------------------------------------------
+# Standing on the floor and keeping balance
+# ---------------------------------------------------------------------------
+# Segment masses (fraction of body mass, Dempster/Winter) placed at the middle of their joints.
+_TRUNK_MASSES = (
+    (("head",), 0.081), (("pelvis", "spine"), 0.142), (("spine", "spine2", "spine3"), 0.139),
+    (("spine3", "spine4", "neck"), 0.216),
+)
+_LIMB_MASSES = (
+    (("shoulder", "elbow"), 0.028), (("elbow", "wrist"), 0.016), (("hand",), 0.006), (("hip", "knee"), 0.100),
+    (("knee", "ankle"), 0.0465), (("ankle", "toe"), 0.0145),
+)
+
+
+def _mass_weights() -> np.ndarray:
+    w = np.zeros(NUM_JOINTS)
+    segments = list(_TRUNK_MASSES) + [(tuple(f"{side}_{j}" for j in joints), mass)
+                                      for side in SIDES for joints, mass in _LIMB_MASSES]
+    for joints, mass in segments:
+        w[[J[j] for j in joints]] += mass / len(joints)
+    return w / w.sum()
+
+
+_MASS_WEIGHTS = _mass_weights()
+# How far each joint centre lies inside the body surface (mm): the floor is where the first one touches.
+_CLEARANCE_MM = {
+    "head_top": 10, "head": 95, "neck": 60, "pelvis": 90, "spine": 90, "spine2": 90, "spine3": 90, "spine4": 80,
+    **{f"{s}_{j}": mm for s in SIDES for j, mm in (("clavicle", 60), ("shoulder", 55), ("elbow", 40),
+                                                  ("wrist", 25), ("hand", 20), ("hip", 85), ("knee", 50),
+                                                  ("ankle", 50), ("foot", 20), ("toe", 12))},
+}
+_CLEARANCE = np.array([_CLEARANCE_MM[name] for name in JOINT_NAMES])
+_MAX_BALANCE_LEAN = 25.0  # deg, forward and back
+_MAX_BALANCE_ROLL = 8.0  # deg, sideways
+# The weight of a foot flat on the floor falls about a third of the way from the ankle to the toes;
+# on tiptoe, on the ball of the foot. A foot is flat when it points down no more than at rest (~14 deg).
+_FLAT_FOOT_SUPPORT = 0.35
+_FLAT_FOOT_PITCH = 15.0
+
+
+def floor_height(pose: np.ndarray) -> np.ndarray:
+    """(n,) height of the floor under upright poses (n, 28, 3): where the lowest body surface touches."""
+    return (pose[..., 1] - _CLEARANCE).min(-1)
+
+
+def _foot_contact_heights(pose: np.ndarray) -> np.ndarray:
+    """(n, 2) height of the lowest point of each foot's sole (left, right), in the pose's own frame."""
+    return np.stack([np.minimum(pose[:, J[f"{side}_foot"], 1] - _CLEARANCE[J[f"{side}_foot"]],
+                                pose[:, J[f"{side}_toe"], 1] - _CLEARANCE[J[f"{side}_toe"]]) for side in SIDES], axis=1)
+
+
+def _level_feet(a: dict, pose: np.ndarray, rows: np.ndarray) -> None:
+    """Put both feet on the floor: the higher one points its toes down (lifting its heel) to reach it."""
+    p = pose[rows]
+    contact = _foot_contact_heights(p)
+    for k, side in enumerate(SIDES):
+        gap = contact[:, k] - contact.min(1)
+        ankle, toe = p[:, J[f"{side}_ankle"]], p[:, J[f"{side}_toe"]]
+        length = np.linalg.norm(toe - ankle, axis=-1)
+        down = (ankle[:, 1] - toe[:, 1]) / length  # sine of the foot's downward pitch
+        turn = np.degrees(np.arcsin(np.clip(down + gap / length, -1, 1)) - np.arcsin(np.clip(down, -1, 1)))
+        a[f"{side}_ankle_dorsi"][rows] -= turn
+        a[f"{side}_toe_ext"][rows] += turn  # the toes stay flat on the floor
+
+
+def _support_point(pose: np.ndarray, two_feet: np.ndarray) -> np.ndarray:
+    """(n, 3) centre of the feet's contact with the floor, for upright poses (n, 28, 3).
+
+    Poses standing on both feet share the weight between them; otherwise only the feet on
+    (or near) the floor carry it.
+    """
+    contact = _foot_contact_heights(pose)
+    near_floor = np.exp(-(contact - contact.min(1, keepdims=True)) / 40.0)
+    weights = np.where(two_feet[:, None], 1.0, near_floor)[..., None]
+    points = []
+    for side in SIDES:
+        ankle, ball, toe = (pose[:, J[f"{side}_{j}"]] for j in ("ankle", "foot", "toe"))
+        length = np.linalg.norm(toe - ankle, axis=-1)
+        pitch = np.degrees(np.arcsin(np.clip((ankle[:, 1] - toe[:, 1]) / length, -1, 1)))
+        flat = np.clip(1 - (pitch - _FLAT_FOOT_PITCH) / 10, 0, 1)[:, None]
+        points.append(flat * (ankle + _FLAT_FOOT_SUPPORT * (toe - ankle)) + (1 - flat) * ball)
+    return (np.stack(points, axis=1) * weights).sum(1) / weights.sum(1)
+
+
+def _balance(a: dict, pose: np.ndarray, rows: np.ndarray, two_feet: np.ndarray) -> None:
+    """Shift the pelvis over the feet on the floor: the legs lean about the ankles, the trunk keeps its attitude.
+
+    The legs carry everything above the hips with them and half their own mass, so leaning them
+    by p moves the centre of mass sideways by about 0.8 * (hip height) * sin(p).
+    """
+    p = pose[rows]
+    com = np.einsum("j,njk->nk", _MASS_WEIGHTS, p)
+    support = _support_point(p, two_feet[rows])
+    reach = 0.8 * np.maximum(p[:, ROOT, 1] - support[:, 1], 100.0)
+    pitch = -np.degrees(np.arcsin(np.clip((com[:, 2] - support[:, 2]) / reach, -1, 1)))
+    roll = np.degrees(np.arcsin(np.clip((com[:, 0] - support[:, 0]) / reach, -1, 1)))
+    pitch = np.clip(pitch, -_MAX_BALANCE_LEAN, _MAX_BALANCE_LEAN)
+    roll = np.clip(roll, -_MAX_BALANCE_ROLL, _MAX_BALANCE_ROLL)
+    a["lean_pitch"][rows] += pitch
+    a["pelvis_tilt"][rows] -= pitch
+    a["lean_roll"][rows] += roll
+    a["pelvis_roll"][rows] -= roll
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        a[f"{side}_hip_abd"][rows] += sign * roll
+        a[f"{side}_ankle_dorsi"][rows] += pitch  # the feet stay flat as the legs pivot over them
+
+
+def pose_bodies(offsets: np.ndarray, activity: np.ndarray, rng: np.random.Generator
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Upright poses (n, 28, 3) standing on the floor y = 0 below the pelvis, and their angles."""
+    angles, balance, two_feet = sample_angles(activity, rng)
+    pose = forward_kinematics(offsets, angles)
+    _level_feet(angles, pose, np.flatnonzero(two_feet))
+    _balance(angles, pose, np.flatnonzero(balance), two_feet)
+    clip_to_limits(angles)
+    rows = np.flatnonzero(balance | two_feet)
+    pose[rows] = forward_kinematics(offsets[rows], {k: v[rows] for k, v in angles.items()})
+    pose[..., 1] -= floor_height(pose)[:, None]
+    return pose, angles
+
+
+# ---------------------------------------------------------------------------
+# The studio: cameras and projection
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cameras:
+    """Per body and camera: world-to-camera rotation (S, K, 3, 3), centre (S, K, 3) mm, intrinsics (S, K, 4)."""
+
+    rotation: np.ndarray
+    centre: np.ndarray
+    intrinsics: np.ndarray
+
+
+_UP = np.array([0.0, 1.0, 0.0])
+_STAGE_RADIUS_MM = 700.0  # people move about the middle of the studio
+_AIM_SPREAD_MM = 400.0  # cameras aim near, not at, the middle: people are seldom in the image centre
+
+
+def _normalize(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def studio_cameras(num_subjects: int, rng: np.random.Generator, per_subject: int = CAMERAS_PER_SUBJECT) -> Cameras:
+    """A ring of cameras per body, 3.7-5.3 m from the studio centre, knee height to above the head.
+
+    World frame: y up, floor at y = 0, studio centre at the origin. Each camera looks at a
+    point near the middle of the stage, so people walking about are seldom in the image centre.
+    """
+    shape = (num_subjects, per_subject)
+    azimuth = (rng.uniform(0, 2 * np.pi, (num_subjects, 1)) + 2 * np.pi * np.arange(per_subject) / per_subject
+               + rng.normal(0, np.radians(10), shape))
+    radius = rng.uniform(3700, 5300, shape)
+    centre = np.stack([radius * np.sin(azimuth), rng.uniform(450, 2400, shape), radius * np.cos(azimuth)], axis=-1)
+    aim = np.clip(rng.normal(0, _AIM_SPREAD_MM, (2,) + shape), -2 * _AIM_SPREAD_MM, 2 * _AIM_SPREAD_MM)
+    target = np.stack([aim[0], rng.uniform(700, 1300, shape), aim[1]], axis=-1)
+    forward = _normalize(target - centre)
+    right = _normalize(np.cross(forward, _UP))
+    down = np.cross(forward, right)
+    roll = np.radians(rng.normal(0, 2, shape))[..., None]
+    right, down = np.cos(roll) * right + np.sin(roll) * down, np.cos(roll) * down - np.sin(roll) * right
+    fx = rng.uniform(1400, 1600, shape)
+    fy = fx * (1 + rng.normal(0, 0.001, shape))
+    cx, cy = (IMAGE_SIZE / 2 + np.clip(rng.normal(0, 10, (2,) + shape), -30, 30))
+    return Cameras(rotation=np.stack([right, down, forward], axis=-2), centre=centre,
+                   intrinsics=np.stack([fx, fy, cx, cy], axis=-1))
+
+
+def project(pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Pinhole projection of camera-space (..., J, 3) with (..., 4) fx, fy, cx, cy: (..., J, 2) pixels."""
+    f, c = intrinsics[..., None, :2], intrinsics[..., None, 2:]
+    return f * pose3d[..., :2] / pose3d[..., 2:3] + c
+
+
+def _to_camera(pose: np.ndarray, yaw: np.ndarray, cameras: Cameras, subject: np.ndarray, camera: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """Turn each upright pose to its heading, place it on the stage and express it in its camera's frame."""
+    n = len(pose)
+    r = _STAGE_RADIUS_MM * np.sqrt(rng.random(n))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    place = np.stack([r * np.cos(angle), np.zeros(n), r * np.sin(angle)], axis=1)
+    rotation = cameras.rotation[subject, camera]
+    # camera = R (heading @ pose + place - centre) = (R heading) pose + R (place - centre)
+    turn = rotation @ _rot(_Y, yaw)
+    shift = np.einsum("nij,nj->ni", rotation, place - cameras.centre[subject, camera])
+    return pose @ np.swapaxes(turn, 1, 2) + shift[:, None]
+
+
+# ---------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------
+def _check_request(n: int, seed: int, num_subjects: int | None) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive number of poses, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if num_subjects is None:
+        return max(1, round(n / POSES_PER_SUBJECT))
+    if not 1 <= num_subjects <= n:
+        raise ValueError(f"num_subjects must be between 1 and n = {n} (each body needs a pose), got {num_subjects}")
+    return int(num_subjects)
+
+
+def generate_with_details(n: int, seed: int = 0, num_subjects: int | None = None,
+                          keep_angles: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """generate_poses() and details: "up" (n, 3), the world's up direction in each pose's camera
+    frame, and (with keep_angles) every ANGLE_LIMITS angle (n,) in degrees that built each pose.
+    """
+    num_subjects = _check_request(n, seed, num_subjects)
+    streams = np.random.SeedSequence(seed).spawn(1 + (n + _CHUNK - 1) // _CHUNK)
+    setup = np.random.default_rng(streams[0])
+    bodies = sample_bodies(num_subjects, setup)
+    cameras = studio_cameras(num_subjects, setup)
+    weights = np.array(list(ACTIVITY_WEIGHTS.values()))
+
+    index = np.arange(n)
+    subject = (index * num_subjects // n).astype(np.int32)  # contiguous blocks, one per body
+    first = np.searchsorted(subject, np.arange(num_subjects))
+    out = {
+        "pose2d": np.empty((n, NUM_JOINTS, 2), np.float32),
+        "pose3d": np.empty((n, NUM_JOINTS, 3), np.float32),
+        "subject": subject,
+        "camera": np.empty(n, np.int32),
+        "frame": (index - first[subject]).astype(np.int32),
+        "intrinsics": np.empty((n, 4), np.float32),
+        "activity": np.empty(n, np.int32),
+    }
+    details = {"up": np.empty((n, 3), np.float32)}
+    if keep_angles:
+        details.update({name: np.empty(n, np.float32) for name in ANGLE_LIMITS})
+    for chunk, stream in enumerate(streams[1:]):
+        rng = np.random.default_rng(stream)
+        rows = slice(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK))
+        who = subject[rows]
+        activity = rng.choice(len(ACTIVITIES), len(who), p=weights / weights.sum())
+        pose, angles = pose_bodies(bodies.offsets[who], activity, rng)
+        camera = rng.integers(0, CAMERAS_PER_SUBJECT, len(who))
+        pose3d = _to_camera(pose, angles["yaw"], cameras, who, camera, rng).astype(np.float32)
+        intrinsics = cameras.intrinsics[who, camera]
+        out["pose3d"][rows] = pose3d
+        out["pose2d"][rows] = project(pose3d.astype(np.float64), intrinsics)  # exact for the stored 3D
+        out["intrinsics"][rows] = intrinsics
+        out["camera"][rows] = camera
+        out["activity"][rows] = activity
+        details["up"][rows] = cameras.rotation[who, camera][:, :, 1]
+        for name in details.keys() & angles.keys():
+            details[name][rows] = angles[name]
+    return out, details
+
+
+def generate_poses(n: int, seed: int = 0, num_subjects: int | None = None) -> dict[str, np.ndarray]:
+    """n synthetic poses in the data contract, deterministic for a seed.
+
+    Returns pose2d (n, 28, 2) float32 pixels, pose3d (n, 28, 3) float32 camera mm, intrinsics
+    (n, 4) float32, and int32 subject (body id), camera (0..7, that body's camera), frame (index
+    within the body) and activity (index into ACTIVITIES). num_subjects: the number of bodies,
+    by default one per POSES_PER_SUBJECT poses.
+    """
+    return generate_with_details(n, seed, num_subjects, keep_angles=False)[0]
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+def activity_mix(activity: np.ndarray) -> str:
+    counts = np.bincount(activity, minlength=len(ACTIVITIES))
+    return ", ".join(f"{name} {100 * c / len(activity):.1f}%" for name, c in zip(ACTIVITIES, counts))
+
+
+def save_npz(arrays: dict[str, np.ndarray], path: str) -> None:
+    """Write arrays to path via a temporary file in the same folder and a rename: never half a file."""
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _level(pose: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Rotate a camera-space pose about its pelvis so that the world's up is the camera's -y."""
+    target = np.array([0.0, -1.0, 0.0])
+    axis = np.cross(up, target)
+    sin, cos = np.linalg.norm(axis), float(np.dot(up, target))
+    k = np.zeros((3, 3)) if sin < 1e-9 else np.cross(np.eye(3), axis / sin)
+    rotation = np.eye(3) + sin * k + (1 - cos) * (k @ k)
+    root = pose[ROOT]
+    return (pose - root) @ rotation.T + root
+
+
+def save_preview(arrays: dict[str, np.ndarray], up: np.ndarray, path: str, seed: int = 0) -> None:
+    """A 5 x 5 grid of random poses drawn in 3D (visualize.plot_3d), levelled so the floor is horizontal."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from visualize import VIEW_AZIMUTH, VIEW_ELEVATION, plot_3d, save_figure
+
+    picks = np.random.default_rng(seed).choice(len(arrays["pose3d"]), min(25, len(arrays["pose3d"])), replace=False)
+    fig = plt.figure(figsize=(20, 20))
+    for k, i in enumerate(picks):
+        ax = fig.add_subplot(5, 5, k + 1, projection="3d")
+        ax.view_init(elev=VIEW_ELEVATION, azim=VIEW_AZIMUTH)
+        title = f"{ACTIVITIES[arrays['activity'][i]]} (body {arrays['subject'][i]})"
+        plot_3d(_level(arrays["pose3d"][i].astype(np.float64), up[i]), ax=ax, mode="upright", title=title)
+        ax.get_legend().remove()
+    fig.suptitle("25 random synthetic poses, levelled to the floor (blue: the person's left, red: right)",
+                 fontsize=16, y=0.93)
+    save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="output .npz (data contract arrays)")
+    parser.add_argument("--n", type=int, default=20000, help="number of poses (default: 20000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--subjects", type=int, default=None,
+                        help=f"number of bodies (default: one per {POSES_PER_SUBJECT} poses)")
+    parser.add_argument("--preview", help="also draw 25 random poses into this image (e.g. synth.png)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out and --preview if they exist")
+    args = parser.parse_args(argv)
+    for option, path in (("--out", args.out), ("--preview", args.preview)):
+        if path and os.path.exists(path) and not args.force:
+            raise SystemExit(f"{path} already exists; pass --force to overwrite it or choose another {option}.")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise SystemExit(f"the folder of --out {args.out} does not exist; create it first.")
+    start = time.perf_counter()
+    try:
+        arrays, details = generate_with_details(args.n, args.seed, args.subjects, keep_angles=False)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
+    generated = time.perf_counter() - start
+    save_npz(arrays, args.out)
+    bodies = len(np.unique(arrays["subject"]))
+    print(f"{args.n} poses of {bodies} {'body' if bodies == 1 else 'bodies'} (seed {args.seed}) -> {args.out}")
+    print(f"activities: {activity_mix(arrays['activity'])}")
+    print(f"time: {generated:.1f} s to generate, {time.perf_counter() - start - generated:.1f} s to write")
+    if args.preview:
+        save_preview(arrays, details["up"], args.preview, args.seed)
+        print(f"preview: {args.preview}")
+
+
+if __name__ == "__main__":
+    main()
