@@ -1,0 +1,803 @@
+"""Lift the person in photos, videos or a webcam stream to a 3D 28-joint skeleton.
+
+    python infer.py photo.jpg                      # one image (weights: best_model_weights.pth beside this file)
+    python infer.py a.jpg b.png folder/ --out results/
+    python infer.py clip.mp4 --smooth              # a video, 3D joints smoothed over time
+    python infer.py --camera 0 --show              # a webcam; q or Esc quits the window, Ctrl-C a headless run
+
+MediaPipe Pose finds 33 landmarks; skeleton_utils.mediapipe_to_mpiinf turns them into the model's 28
+joints with visibility, exactly as training with `--input mediapipe` builds them; the model lifts those
+to root-relative millimetres (camera space: x right, y down, z away from the camera, pelvis at 0).
+
+Outputs, in --out (default: the working directory), named after each input's file name without its suffix:
+    photo.jpg  ->  photo_overlay_coco17.jpg   MediaPipe's COCO-17 keypoints on the photo (hollow and dashed:
+                                              visibility below 0.5)
+                   photo_pose3d.png           the 2D joints flat at depth 0 ("2D-in-3D") beside the 3D pose
+                   photo_pose.json            2D joints (pixels, visibility), 3D joints (mm), MediaPipe's 33
+                                              landmarks with its own metric 3D (mm), image, weights
+    clip.mp4   ->  clip_annotated.mp4         each frame with the overlay, beside a live 3D view
+                   clip_joints.jsonl          one JSON object per frame ("person": false where none was found)
+    --camera 0 ->  camera0_annotated.mp4, camera0_joints.jsonl
+Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs. Every file
+is written under a temporary name and renamed when complete, so an existing output is either replaced
+whole or left untouched.
+
+Exit status: 0 when every input was processed; 1 when any input failed (no person in an image, an
+unreadable file), after the others were processed and a summary printed; 1 also for fatal errors
+(missing or corrupt weights, an unsupported file, no CUDA for --device cuda); 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import mediapipe as mp
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import skeleton_utils as sk
+import visualize
+from model import CheckpointError, Lifter, load_lifter
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "best_model_weights.pth"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+# MediaPipe Pose "full", the model bundled with the mediapipe wheel (complexity 2 would need a download).
+MEDIAPIPE_MODEL_COMPLEXITY = 1
+# Frames per second assumed when a video or camera does not report its own.
+FALLBACK_FPS = 30.0
+ESCAPE_KEY = 27
+
+
+class InputFailed(Exception):
+    """One input could not be processed (no person, unreadable file); the batch goes on without it."""
+
+
+# ---------------------------------------------------------------------------
+# Inputs and output names
+# ---------------------------------------------------------------------------
+def media_kind(path: Path) -> str | None:
+    """'image', 'video' or None (unsupported), from the file suffix."""
+    suffix = path.suffix.lower()
+    return "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None
+
+
+# What each input writes: its file stem followed by these endings.
+OUTPUT_ENDINGS = {
+    "image": {"overlay": "_overlay_coco17.jpg", "figure": "_pose3d.png", "json": "_pose.json"},
+    "video": {"video": "_annotated.mp4", "jsonl": "_joints.jsonl"},
+}
+
+
+def is_own_output(path: Path) -> bool:
+    """Whether a file looks like one infer.py wrote (e.g. when --out is the input folder)."""
+    return any(path.name.endswith(ending) for endings in OUTPUT_ENDINGS.values() for ending in endings.values())
+
+
+def collect_inputs(paths: list[str]) -> list[Path]:
+    """The images and videos named on the command line, folders expanded (not recursively, sorted).
+
+    In a folder, files that infer.py wrote itself are skipped, so a second run does not lift its overlays.
+    """
+    inputs = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            media = sorted(p for p in path.iterdir() if p.is_file() and media_kind(p))
+            found = [p for p in media if not is_own_output(p)]
+            if len(found) < len(media):
+                print(f"note: {path}: skipping {len(media) - len(found)} files that infer.py wrote", file=sys.stderr)
+            if not found:
+                raise SystemExit(f"error: {path}: the folder holds no images or videos "
+                                 f"({', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}).")
+            inputs.extend(found)
+        elif not path.is_file():
+            raise SystemExit(f"error: {path}: no such file or folder.")
+        elif media_kind(path) is None:
+            raise SystemExit(f"error: {path}: unsupported file type '{path.suffix}'. Give an image "
+                             f"({', '.join(IMAGE_SUFFIXES)}) or a video ({', '.join(VIDEO_SUFFIXES)}).")
+        else:
+            inputs.append(path)
+    return inputs
+
+
+def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:
+    """Where the outputs of one input go (see the module docstring)."""
+    return {key: out_dir / f"{stem}{ending}" for key, ending in OUTPUT_ENDINGS[kind].items()}
+
+
+def check_distinct_stems(inputs: list[Path]) -> None:
+    """Refuse inputs that would write the same output files (two images, or two videos, of one stem)."""
+    seen: dict[tuple[str, str | None], Path] = {}
+    for path in inputs:
+        key = (path.stem, media_kind(path))
+        if key in seen and seen[key].resolve() != path.resolve():
+            raise SystemExit(f"error: {seen[key]} and {path} would both write {path.stem}_* outputs; "
+                             f"process them in separate calls with different --out folders.")
+        seen[key] = path
+
+
+# ---------------------------------------------------------------------------
+# Atomic writing
+# ---------------------------------------------------------------------------
+def temporary_path(path: Path) -> Path:
+    """A hidden name beside path with the same suffix (OpenCV picks the format from it)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+@contextmanager
+def atomic_output(path: Path):
+    """Yield a temporary path to write; it becomes path when the block succeeds and vanishes otherwise."""
+    tmp = temporary_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    with atomic_output(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise OSError(f"{path}: OpenCV could not write the image")
+
+
+# ---------------------------------------------------------------------------
+# Detection (MediaPipe) and lifting (the model)
+# ---------------------------------------------------------------------------
+@dataclass
+class Detection:
+    """MediaPipe's 33 landmarks: (33, 3) pixels + visibility, and its own metric 3D, (33, 3) mm."""
+
+    landmarks_px: np.ndarray
+    world_mm: np.ndarray
+
+
+@dataclass
+class PoseResult:
+    """One person: MediaPipe's detection, the model's (28, 3) input (pixels + visibility), its (28, 3) mm output."""
+
+    detection: Detection
+    joints2d: np.ndarray
+    joints3d: np.ndarray
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Send what native libraries write to file descriptor 2 to /dev/null for the duration.
+
+    MediaPipe's graph start-up prints INFO and WARNING lines through absl before absl's logging is
+    initialised, which no setting turns off; they would drown the script's own messages.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class PoseDetector:
+    """MediaPipe Pose: static_image_mode for unrelated photos, tracking mode for video frames."""
+
+    def __init__(self, tracking: bool):
+        with native_stderr_silenced():
+            self._pose = mp.solutions.pose.Pose(static_image_mode=not tracking,
+                                                model_complexity=MEDIAPIPE_MODEL_COMPLEXITY)
+            # The graph starts (and logs) in background threads; a first frame waits until it has.
+            self._pose.process(np.zeros((64, 64, 3), dtype=np.uint8))
+
+    def detect(self, image_bgr: np.ndarray) -> Detection | None:
+        """The landmarks of the most prominent person in a BGR image, or None when there is none."""
+        # Parts of the graph start, and log, on the first frame with a person.
+        with native_stderr_silenced():
+            results = self._pose.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        if results.pose_landmarks is None:
+            return None
+        height, width = image_bgr.shape[:2]
+        landmarks = np.array([(p.x * width, p.y * height, p.visibility) for p in results.pose_landmarks.landmark])
+        world_mm = np.array([(p.x, p.y, p.z) for p in results.pose_world_landmarks.landmark]) * 1000.0
+        return Detection(landmarks, world_mm)
+
+    def close(self) -> None:
+        with native_stderr_silenced():
+            self._pose.close()
+
+    def __enter__(self) -> PoseDetector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; an explicit CUDA request without CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise SystemExit(f"error: --device {name!r} is not a device name ({err}); use auto, cpu or cuda.") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu.")
+    return device
+
+
+def load_weights(path: str | os.PathLike, device: torch.device) -> tuple[Lifter, dict]:
+    """The checkpoint as a Lifter, with a SystemExit naming the problem when it cannot be used."""
+    path = Path(path)
+    if path == DEFAULT_WEIGHTS and not path.is_file():
+        raise SystemExit(f"error: the bundled weights {path} are missing. Train a model with "
+                         f"`python train.py --synthetic 200000` and pass its checkpoint with --weights.")
+    try:
+        return load_lifter(str(path), device)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from err
+
+
+def warn_if_not_for_detectors(weights: Path, checkpoint: dict) -> None:
+    """A model trained on all 28 ground-truth joints gets, from MediaPipe, inputs it never saw."""
+    if checkpoint["input_mode"] == "full":
+        print(f"warning: {weights} was trained with --input full, on ground-truth 2D of all 28 joints, which "
+              f"MediaPipe cannot provide: the joints it does not see are synthesised as for --input mediapipe, "
+              f"and the 3D will be less accurate than from a model trained with --input mediapipe.",
+              file=sys.stderr)
+
+
+def lift(lifter: Lifter, joints2d: np.ndarray) -> np.ndarray:
+    """(28, 3) pixel joints + visibility -> (28, 3) root-relative mm."""
+    device = next(lifter.buffers()).device
+    with torch.inference_mode():
+        out = lifter(torch.as_tensor(joints2d, dtype=torch.float32, device=device)[None])
+    return out[0].double().cpu().numpy()
+
+
+def estimate_pose(detection: Detection, lifter: Lifter) -> PoseResult:
+    joints2d = sk.mediapipe_to_mpiinf(detection.landmarks_px)
+    return PoseResult(detection, joints2d, lift(lifter, joints2d))
+
+
+# ---------------------------------------------------------------------------
+# JSON records
+# ---------------------------------------------------------------------------
+COORDINATES = {
+    "pixel": "image pixels: u right, v down, origin at the top-left corner of the image",
+    "mm": "millimetres in camera space relative to the pelvis: x right, y down, z away from the camera",
+    "world_mm": "MediaPipe's own metric 3D (pose_world_landmarks) in millimetres: origin midway between "
+                "the hips, x right, y down, z away from the camera",
+    "visibility": "landmarks: MediaPipe's probability that the landmark is visible; joints: what the model "
+                  "was given, 1 seen, 0 not seen (MediaPipe visibility below 0.5), a fraction for a joint "
+                  "placed between seen and unseen landmarks",
+}
+
+
+def _rounded(values: np.ndarray, decimals: int) -> list:
+    return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
+
+
+def pose_record(result: PoseResult) -> dict:
+    """The joints of one person, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
+    joints = [
+        {"name": name, "pixel": _rounded(result.joints2d[j, :2], 2), "visibility": round(float(result.joints2d[j, 2]), 3),
+         "mm": _rounded(result.joints3d[j], 1)}
+        for j, name in enumerate(sk.JOINT_NAMES)
+    ]
+    det = result.detection
+    landmarks = [
+        {"name": name, "pixel": _rounded(det.landmarks_px[m, :2], 2), "visibility": round(float(det.landmarks_px[m, 2]), 3),
+         "world_mm": _rounded(det.world_mm[m], 1)}
+        for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)
+    ]
+    return {"joints": joints, "mediapipe_landmarks": landmarks}
+
+
+def to_json(obj) -> str:
+    """Compact JSON; a NaN or infinity is an error rather than invalid JSON."""
+    return json.dumps(obj, allow_nan=False)
+
+
+def to_readable_json(record: dict) -> str:
+    """JSON with a line per top-level key and per element of a top-level list (one line per joint)."""
+    lines = []
+    for key, value in record.items():
+        if isinstance(value, list):
+            items = ",\n".join("  " + to_json(item) for item in value)
+            lines.append(f" {to_json(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f" {to_json(key)}: {to_json(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+# ---------------------------------------------------------------------------
+# Drawing
+# ---------------------------------------------------------------------------
+def coco17_keypoints(detection: Detection) -> np.ndarray:
+    """MediaPipe's own 17 COCO keypoints, (17, 3) pixels + visibility."""
+    return detection.landmarks_px[list(sk.MEDIAPIPE_TO_COCO17)]
+
+
+# The live 3D view: an orthographic camera turned this far around the vertical axis and raised this
+# far above the horizon, so depth shows as sideways and vertical displacement.
+PANEL_YAW_DEG = 35.0
+PANEL_ELEVATION_DEG = 15.0
+PANEL_SPAN_MM = 2400.0  # the panel's height in mm, fixed so the person does not change size from frame to frame
+FLOOR_HALF_MM = 1000.0
+FLOOR_STEP_MM = 250.0
+# Dark, like most photos: the overlay palette of visualize.py is made to stand out on those.
+PANEL_BACKGROUND = (40, 40, 40)
+FLOOR_COLOR = (95, 95, 95)
+TEXT_COLOR = (225, 225, 225)
+
+
+def _view_rotation() -> np.ndarray:
+    """Camera space -> panel space: turn about the vertical (y) axis, then tilt to look down."""
+    yaw, pitch = math.radians(PANEL_YAW_DEG), math.radians(PANEL_ELEVATION_DEG)
+    turn = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]])
+    tilt = np.array([[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)], [0, math.sin(pitch), math.cos(pitch)]])
+    return tilt @ turn
+
+
+VIEW_ROTATION = _view_rotation()
+
+
+def project_to_panel(points_mm: np.ndarray, size: int) -> np.ndarray:
+    """(N, 3) root-relative mm -> (N, 2) panel pixels, orthographic, the pelvis at the panel's centre."""
+    rotated = points_mm @ VIEW_ROTATION.T
+    return rotated[:, :2] * (size / PANEL_SPAN_MM) + size / 2
+
+
+def _floor_grid(floor_y: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """End points (mm) of a square grid on the floor plane y = floor_y, centred under the pelvis."""
+    ticks = np.arange(-FLOOR_HALF_MM, FLOOR_HALF_MM + 1, FLOOR_STEP_MM)
+    lines = []
+    for t in ticks:
+        lines.append((np.array([t, floor_y, -FLOOR_HALF_MM]), np.array([t, floor_y, FLOOR_HALF_MM])))
+        lines.append((np.array([-FLOOR_HALF_MM, floor_y, t]), np.array([FLOOR_HALF_MM, floor_y, t])))
+    return lines
+
+
+def render_3d_panel(result: PoseResult | None, size: int) -> np.ndarray:
+    """A size x size BGR view of the 3D pose from above and to the side, drawn with OpenCV (fast).
+
+    Joints the detector did not see are hollow, their bones dashed: their 3D is the model's guess.
+    """
+    panel = np.full((size, size, 3), PANEL_BACKGROUND, dtype=np.uint8)
+    if result is None:
+        _panel_text(panel, "no person found", size // 2)
+        return panel
+    floor_y = float(result.joints3d[:, 1].max())  # y points down: the lowest joint stands on the floor
+    for a, b in _floor_grid(floor_y):
+        pa, pb = np.round(project_to_panel(np.stack([a, b]), size)).astype(int)
+        cv2.line(panel, tuple(pa), tuple(pb), FLOOR_COLOR, 1, cv2.LINE_AA)
+    projected = np.column_stack([project_to_panel(result.joints3d, size), result.joints2d[:, 2]])
+    panel = visualize.draw_2d_pose_28(panel, projected)
+    _panel_text(panel, f"3D (view turned {PANEL_YAW_DEG:.0f} deg, floor grid {FLOOR_STEP_MM:.0f} mm)", 0)
+    _panel_text(panel, "blue: left, red: right; hollow, dashed: unseen, guessed", size - 1)
+    return panel
+
+
+def _panel_text(panel: np.ndarray, text: str, y: int) -> None:
+    """One line of text across the panel at height y (kept inside it), scaled to the panel's size."""
+    size = panel.shape[0]
+    scale, thickness = max(0.35, size / 1100), max(1, round(size / 600))
+    (_, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    y = min(max(y, height + 6), size - baseline - 6)
+    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thickness, cv2.LINE_AA)
+
+
+def annotate_frame(frame: np.ndarray, result: PoseResult | None) -> np.ndarray:
+    """The frame with MediaPipe's COCO-17 overlay, beside a square 3D view of the same height."""
+    overlay = frame if result is None else visualize.draw_coco17(frame, coco17_keypoints(result.detection))
+    return np.hstack([overlay, render_3d_panel(result, frame.shape[0])])
+
+
+# ---------------------------------------------------------------------------
+# Temporal smoothing
+# ---------------------------------------------------------------------------
+class OneEuroFilter:
+    """The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012), elementwise on arrays.
+
+    A low-pass filter whose cut-off rises with speed: at rest it smooths strongly (min_cutoff, Hz) and
+    removes jitter; in fast motion the cut-off grows by beta Hz per unit/s of speed, so it lags little.
+    d_cutoff (Hz) smooths the speed estimate itself. Timestamps are seconds and must increase.
+    The defaults suit joints in mm at 30 fps: 10 mm of jitter on a still joint shrinks about
+    threefold, and a joint moving at 1 m/s trails by about 20 mm (measured in tests/test_infer.py).
+    """
+
+    DEFAULT_MIN_CUTOFF = 0.5
+    DEFAULT_BETA = 0.005
+
+    def __init__(self, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA, d_cutoff: float = 1.0):
+        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
+            raise ValueError(f"One-Euro filter needs min_cutoff > 0, d_cutoff > 0 and beta >= 0, "
+                             f"got {min_cutoff}, {d_cutoff}, {beta}")
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next value passes through unchanged (e.g. after the person was lost)."""
+        self._value = self._speed = self._time = None
+
+    @staticmethod
+    def _smoothing_factor(cutoff, dt: float):
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, value: np.ndarray, t: float) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if self._value is None:
+            self._value, self._speed, self._time = value.copy(), np.zeros_like(value), t
+            return value.copy()
+        dt = t - self._time
+        if dt <= 0:
+            raise ValueError(f"One-Euro filter timestamps must increase: got {t} after {self._time}")
+        a_speed = self._smoothing_factor(self.d_cutoff, dt)
+        self._speed = a_speed * (value - self._value) / dt + (1 - a_speed) * self._speed
+        a_value = self._smoothing_factor(self.min_cutoff + self.beta * np.abs(self._speed), dt)
+        self._value = a_value * value + (1 - a_value) * self._value
+        self._time = t
+        return self._value.copy()
+
+
+# ---------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------
+def read_image(path: Path) -> np.ndarray:
+    """A BGR image (EXIF orientation applied; grey, 16-bit and alpha images converted)."""
+    # imdecode rather than imread: it reads paths with any characters and prints no warnings of its own.
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as err:
+        raise InputFailed(f"{path}: cannot read the file ({err.strerror}).") from err
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputFailed(f"{path}: cannot read the image; the file is empty, corrupt or not a {path.suffix} image.")
+    return image
+
+
+def image_record(path: Path, image: np.ndarray, result: PoseResult, weights: Path, checkpoint: dict) -> dict:
+    height, width = image.shape[:2]
+    return {
+        "image": {"path": str(path.resolve()), "width": width, "height": height},
+        "weights": str(weights.resolve()),
+        "model": {"arch": checkpoint["arch"], "input_mode": checkpoint["input_mode"]},
+        "coordinates": COORDINATES,
+        **pose_record(result),
+    }
+
+
+def pose_figure(path: Path, result: PoseResult, weights: Path):
+    """The 2D input drawn flat at depth 0 beside the lifted 3D pose."""
+    return visualize.figure_2d_in_3d_and_3d(
+        result.joints2d, result.joints3d,
+        title=f"{path.name}, lifted by {weights.name}  (hollow, dotted: joints MediaPipe did not see)")
+
+
+def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lifter, weights: Path,
+                  checkpoint: dict, show: bool) -> list[Path]:
+    """Detect, lift and write the three outputs of one image; returns their paths."""
+    image = read_image(path)
+    detection = detector.detect(image)
+    if detection is None:
+        raise InputFailed(f"{path}: no person found (MediaPipe Pose detected no body). Use a photo in which "
+                          f"a person's head, shoulders and hips are visible.")
+    result = estimate_pose(detection, lifter)
+    outputs = output_paths(path.stem, "image", out_dir)
+    text = to_readable_json(image_record(path, image, result, weights, checkpoint))  # fails before any write
+    write_image(outputs["overlay"], visualize.draw_coco17(image, coco17_keypoints(detection)))
+    visualize.save_figure(pose_figure(path, result, weights), outputs["figure"])
+    write_text(outputs["json"], text)
+    if show:  # save_figure closed the saved figure: draw it again for the window
+        visualize.show_or_close(pose_figure(path, result, weights), show)
+    return list(outputs.values())
+
+
+# ---------------------------------------------------------------------------
+# Videos and the webcam
+# ---------------------------------------------------------------------------
+class StageTimer:
+    """Seconds spent per named stage, to report where the frame rate goes."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def summary(self, frames: int) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{name} {1000 * s / max(frames, 1):.1f}" for name, s in self.seconds.items())
+        fps = frames / total if total > 0 else float("nan")
+        return f"{frames} frames in {total:.1f} s = {fps:.1f} fps (ms per frame: {parts})"
+
+
+@dataclass
+class StreamOptions:
+    max_frames: int | None
+    smooth: OneEuroFilter | None
+    show: bool
+
+
+def open_capture(source: Path | int) -> tuple[cv2.VideoCapture, float, int | None]:
+    """(capture, frames per second, frame count or None) of a video file or a camera index."""
+    capture = cv2.VideoCapture(str(source) if isinstance(source, Path) else source)
+    if not capture.isOpened():
+        raise InputFailed(f"{source}: cannot open the video (corrupt, or a codec OpenCV lacks)." if isinstance(source, Path)
+                          else f"camera {source}: cannot open it (no such camera, or another program is using it).")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if isinstance(source, Path) else 0
+    return capture, fps if fps and fps > 0 else FALLBACK_FPS, count if count > 0 else None
+
+
+def frame_record(index: int, t: float, result: PoseResult | None) -> dict:
+    if result is None:
+        return {"frame": index, "time_s": round(t, 4), "person": False}
+    return {"frame": index, "time_s": round(t, 4), "person": True, **pose_record(result)}
+
+
+def _window_wants_to_quit(window: str, image: np.ndarray) -> bool:
+    cv2.imshow(window, image)
+    return (cv2.waitKey(1) & 0xFF) in (ord("q"), ESCAPE_KEY)
+
+
+class StreamOutputs:
+    """The annotated video and the JSON lines of one stream, under temporary names until finish()."""
+
+    def __init__(self, stem: str, out_dir: Path, fps: float):
+        self.paths = output_paths(stem, "video", out_dir)
+        self._video_tmp, self._jsonl_tmp = temporary_path(self.paths["video"]), temporary_path(self.paths["jsonl"])
+        self._fps = fps
+        self._writer: cv2.VideoWriter | None = None
+        self._jsonl = self._jsonl_tmp.open("w", encoding="utf-8")
+        self.frames = 0
+
+    def write(self, annotated: np.ndarray, record: dict) -> None:
+        if self._writer is None:  # the size is known with the first annotated frame
+            height, width = annotated.shape[:2]
+            self._writer = cv2.VideoWriter(str(self._video_tmp), cv2.VideoWriter_fourcc(*"mp4v"), self._fps,
+                                           (width, height))
+            if not self._writer.isOpened():
+                raise OSError(f"{self.paths['video']}: OpenCV cannot write an mp4v video here")
+        self._writer.write(annotated)
+        self._jsonl.write(to_json(record) + "\n")
+        self.frames += 1
+
+    def finish(self) -> list[Path]:
+        """Close both files and give them their final names."""
+        self._close()
+        os.replace(self._video_tmp, self.paths["video"])
+        os.replace(self._jsonl_tmp, self.paths["jsonl"])
+        return list(self.paths.values())
+
+    def discard(self) -> None:
+        self._close()
+        self._video_tmp.unlink(missing_ok=True)
+        self._jsonl_tmp.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        self._jsonl.close()
+        if self._writer is not None:
+            self._writer.release()
+
+
+@dataclass
+class StreamStats:
+    timer: StageTimer
+    frames: int = 0
+    with_person: int = 0
+
+
+def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, lifter: Lifter,
+                outputs: StreamOutputs, options: StreamOptions, stats: StreamStats) -> None:
+    """Detect, lift, draw and write frame after frame until the stream ends, --max-frames, or q/Esc."""
+    show = options.show and visualize.display_available()
+    if options.show and not show:
+        print("note: no display available, not opening a window", file=sys.stderr)
+    timer = stats.timer
+    with PoseDetector(tracking=True) as detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
+        while options.max_frames is None or stats.frames < options.max_frames:
+            with timer.stage("read"):
+                ok, frame = capture.read()
+            if not ok:
+                break
+            t = clock(stats.frames)
+            with timer.stage("detection"):
+                detection = detector.detect(frame)
+            with timer.stage("lifting"):
+                result = None if detection is None else estimate_pose(detection, lifter)
+                _smooth(result, t, options.smooth)
+            with timer.stage("drawing"):
+                annotated = annotate_frame(frame, result)
+            with timer.stage("writing"):
+                outputs.write(annotated, frame_record(stats.frames, t, result))
+            stats.frames += 1
+            stats.with_person += result is not None
+            bar.update()
+            if show and _window_wants_to_quit(f"infer.py: {stem} (q or Esc quits)", annotated):
+                break
+    if show:
+        cv2.destroyAllWindows()
+
+
+def _smooth(result: PoseResult | None, t: float, one_euro: OneEuroFilter | None) -> None:
+    """Filter the 3D joints in place; a frame without a person restarts the filter."""
+    if one_euro is None:
+        return
+    if result is None:
+        one_euro.reset()
+    else:
+        result.joints3d = one_euro(result.joints3d, t)
+
+
+def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter, options: StreamOptions) -> list[Path]:
+    """Run a video file or a camera frame by frame, writing the annotated video and per-frame JSON lines.
+
+    A camera stops at --max-frames, q/Esc in the window, or Ctrl-C, and its outputs are kept; Ctrl-C
+    during a video file abandons it, leaving earlier outputs untouched.
+    """
+    is_camera = isinstance(source, int)
+    capture, fps, count = open_capture(source)
+    started = time.monotonic()
+    clock = (lambda _: time.monotonic() - started) if is_camera else (lambda index: index / fps)
+    total = min(filter(None, (count, options.max_frames)), default=None)
+    outputs, stats = StreamOutputs(stem, out_dir, fps), StreamStats(StageTimer())
+    if options.smooth is not None:
+        options.smooth.reset()
+    try:
+        _run_frames(capture, clock, stem, total, lifter, outputs, options, stats)
+    except KeyboardInterrupt:
+        if not is_camera:
+            outputs.discard()
+            raise
+        print(f"\nstopped by Ctrl-C after {stats.frames} frames", file=sys.stderr)
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        capture.release()
+    if stats.frames == 0:
+        outputs.discard()
+        raise InputFailed(f"{source}: no frame could be read from the {'camera' if is_camera else 'video'}.")
+    written = outputs.finish()
+    print(f"{stem}: {stats.timer.summary(stats.frames)}; a person in {stats.with_person} of {stats.frames} frames")
+    return written
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Lift people in images, videos or a webcam stream to 3D with MediaPipe Pose and the "
+                    "GCN+Transformer lifter.",
+        epilog="Outputs per input STEM: images STEM_overlay_coco17.jpg, STEM_pose3d.png, STEM_pose.json; "
+               "videos and the camera STEM_annotated.mp4, STEM_joints.jsonl (camera STEM: camera<N>). "
+               "Exit status 1 when any input failed.")
+    parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
+    parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
+    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
+                        help="checkpoint (default: best_model_weights.pth beside infer.py)")
+    parser.add_argument("--out", default=".", metavar="FOLDER", help="output folder (default: the working directory)")
+    parser.add_argument("--device", default="auto", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    parser.add_argument("--show", action="store_true",
+                        help="open the figure (images) or a live window (video, camera) when a display exists")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop videos and the camera after this many frames")
+    parser.add_argument("--smooth", action="store_true", help="smooth the 3D joints over time (One-Euro filter)")
+    parser.add_argument("--smooth-min-cutoff", type=float, metavar="HZ", default=OneEuroFilter.DEFAULT_MIN_CUTOFF,
+                        help="One-Euro cut-off at rest, Hz: lower smooths more (default: %(default)s)")
+    parser.add_argument("--smooth-beta", type=float, metavar="BETA", default=OneEuroFilter.DEFAULT_BETA,
+                        help="One-Euro cut-off increase per mm/s of speed: higher lags less (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if (args.camera is None) == (not args.inputs):
+        parser.error("give images, videos or folders, or --camera INDEX (not both)")
+    if args.max_frames is not None and args.max_frames < 1:
+        parser.error("--max-frames must be at least 1")
+    if args.smooth and (args.smooth_min_cutoff <= 0 or args.smooth_beta < 0):
+        parser.error("--smooth-min-cutoff must be positive and --smooth-beta non-negative")
+    return args
+
+
+@dataclass
+class Session:
+    """The model and settings every input of one call is processed with."""
+
+    lifter: Lifter
+    checkpoint: dict
+    weights: Path
+    out_dir: Path
+    show: bool
+    stream: StreamOptions
+    image_detector: PoseDetector | None = None
+
+    def process(self, source: Path | int) -> list[Path]:
+        """Write the outputs of one image, video or camera; returns their paths."""
+        if isinstance(source, int):
+            return process_stream(source, f"camera{source}", self.out_dir, self.lifter, self.stream)
+        if media_kind(source) == "video":
+            return process_stream(source, source.stem, self.out_dir, self.lifter, self.stream)
+        if self.image_detector is None:
+            self.image_detector = PoseDetector(tracking=False)
+        return process_image(source, self.out_dir, self.image_detector, self.lifter, self.weights, self.checkpoint,
+                             self.show)
+
+    def close(self) -> None:
+        if self.image_detector is not None:
+            self.image_detector.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Process every input; returns the exit status."""
+    inputs = collect_inputs(args.inputs)
+    check_distinct_stems(inputs)
+    sources: list[Path | int] = [args.camera] if args.camera is not None else list(inputs)
+    device = resolve_device(args.device)
+    weights = Path(args.weights)
+    lifter, checkpoint = load_weights(weights, device)
+    warn_if_not_for_detectors(weights, checkpoint)
+    # One pose at a time is too little work to share: extra intra-op threads only spin and
+    # steal the CPU from MediaPipe's own threads (measured: lifting 40-75 ms per frame instead of 1).
+    torch.set_num_threads(1)
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
+    smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
+    session = Session(lifter, checkpoint, weights, out_dir, args.show, StreamOptions(args.max_frames, smooth, args.show))
+    failures: list[str] = []
+    try:
+        for source in sources:
+            try:
+                written = session.process(source)
+            except (InputFailed, OSError) as err:  # OSError: an output could not be written (disk full, ...)
+                print(f"error: {err}", file=sys.stderr)
+                failures.append(str(err))
+                continue
+            name = f"camera {source}" if isinstance(source, int) else str(source)
+            print(f"{name}: wrote " + ", ".join(map(str, written)))
+    finally:
+        session.close()
+    if len(sources) > 1:
+        print(f"done: {len(sources) - len(failures)} of {len(sources)} inputs processed"
+              + (f"; {len(failures)} failed:\n  " + "\n  ".join(failures) if failures else ""))
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # OpenCV's and FFmpeg's own lines about unreadable videos and cameras only repeat our messages.
+    cv2.setLogLevel(1)  # fatal only
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read when a video is opened
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the input in progress was abandoned and its outputs were not written",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
