@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest 2D noise sigma, as a fraction of the pose's 2D size; 0 turns it off (default: %(default)s)")
     aug.add_argument("--drop", type=float, default=0.15,
                      help="largest share of observed joints marked unseen per pose; 0 turns it off (default: %(default)s)")
+    aug.add_argument("--crop", type=float, default=0.2,
+                     help="share of poses whose joints below a random image row are unseen, as in a half-body "
+                          "photo; 0 turns it off (default: %(default)s)")
     aug.add_argument("--no-flip", dest="flip", action="store_false", help="no random left/right mirroring")
 
     run = p.add_argument_group("output")
@@ -295,6 +298,7 @@ class Augmentation:
     flip: bool = True
     noise: float = 0.05  # largest 2D noise sigma, as a fraction of the pose's 2D size
     drop: float = 0.15  # largest per-pose share of observed joints marked unseen
+    crop: float = 0.2  # share of poses seen as in a photo cut off below a random image row
 
 
 def flip_half(pose2d: torch.Tensor, pose3d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -316,14 +320,32 @@ def add_detector_noise(observed: torch.Tensor, size: torch.Tensor, max_sigma: fl
     return torch.cat([xy, observed[..., 2:]], dim=-1)
 
 
+def hide_joints(observed: torch.Tensor, hidden: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """Mark the (B, K) `hidden` joints unseen and move them by a detector's rough guess."""
+    hidden = hidden[..., None]
+    guess = observed[..., :2] + DROPPED_JOINT_SIGMA * size * torch.randn_like(observed[..., :2])
+    xy = torch.where(hidden, guess, observed[..., :2])
+    return torch.cat([xy, observed[..., 2:] * ~hidden], dim=-1)
+
+
 def drop_joints(observed: torch.Tensor, size: torch.Tensor, max_rate: float) -> torch.Tensor:
     """Mark a random share (drawn per pose in [0, max_rate]) of the joints unseen and move them further."""
     rate = max_rate * torch.rand(len(observed), 1, device=observed.device)
-    dropped = (torch.rand(observed.shape[:2], device=observed.device) < rate)[..., None]
-    guess = observed[..., :2] + DROPPED_JOINT_SIGMA * size * torch.randn_like(observed[..., :2])
-    xy = torch.where(dropped, guess, observed[..., :2])
-    visibility = observed[..., 2:] * ~dropped
-    return torch.cat([xy, visibility], dim=-1)
+    return hide_joints(observed, torch.rand(observed.shape[:2], device=observed.device) < rate, size)
+
+
+def crop_frame(observed: torch.Tensor, size: torch.Tensor, rate: float) -> torch.Tensor:
+    """For a share `rate` of poses, hide every joint below a random image row.
+
+    Photos are often portraits or half-body shots: the detector then sees the upper body and
+    only guesses the rest, many joints at once, which independent drop-out almost never shows.
+    The row lies between 25% and 95% of the way down from the pose's highest to its lowest joint.
+    """
+    v = observed[..., 1]
+    top, bottom = v.min(dim=1, keepdim=True).values, v.max(dim=1, keepdim=True).values
+    row = top + (bottom - top) * (0.25 + 0.7 * torch.rand_like(top))
+    cropped = torch.rand_like(top) < rate
+    return hide_joints(observed, (v > row) & cropped, size)
 
 
 def augmented_batch(pose2d: torch.Tensor, pose3d: torch.Tensor, input_mode: str,
@@ -337,6 +359,8 @@ def augmented_batch(pose2d: torch.Tensor, pose3d: torch.Tensor, input_mode: str,
         observed = add_detector_noise(observed, size, aug.noise)
     if aug.drop > 0:
         observed = drop_joints(observed, size, aug.drop)
+    if aug.crop > 0:
+        observed = crop_frame(observed, size, aug.crop)
     return dl.complete_joints(observed, input_mode), pose3d
 
 
@@ -419,7 +443,7 @@ def shard_of_epoch(num_poses: int, seed: int, epoch: int, runtime: Runtime) -> t
 def train_one_epoch(s: Session, train_set: dl.MPIINF3DHPDataset, epoch: int) -> tuple[float, int]:
     """(mean training loss, poses seen by all processes)."""
     args = s.args
-    aug = Augmentation(flip=args.flip, noise=args.noise, drop=args.drop)
+    aug = Augmentation(flip=args.flip, noise=args.noise, drop=args.drop, crop=args.crop)
     shard = shard_of_epoch(len(train_set), args.seed, epoch, s.runtime)
     # Whole batches only (every process must run the same number of steps), at least one.
     num_batches = max(1, len(shard) // args.bs)

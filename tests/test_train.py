@@ -239,6 +239,21 @@ def test_dropped_joints_are_unseen_and_moved():
     assert (dropped[..., :2] != observed[..., :2]).any(-1).eq(unseen).all()
 
 
+def test_cropped_frames_hide_everything_below_a_row():
+    pose2d = torch.as_tensor(synthetic.generate_poses(400, seed=6)["pose2d"])
+    observed = dl.observed_joints(pose2d, "mediapipe")
+    torch.manual_seed(0)
+    cropped = train.crop_frame(observed, train.pose_size(pose2d), 0.5)
+    unseen = cropped[..., 2] == 0
+    affected = unseen.any(1)
+    assert 0.35 < affected.float().mean() < 0.65
+    v = observed[..., 1]
+    assert not unseen.gather(1, v.argmin(1, keepdim=True)).any()  # the highest joint is never cut off
+    lowest_seen = torch.where(unseen, torch.full_like(v, -1e9), v).max(1).values
+    highest_unseen = torch.where(unseen, v, torch.full_like(v, 1e9)).min(1).values
+    assert (lowest_seen[affected] < highest_unseen[affected]).all()  # one row separates seen from unseen
+
+
 def test_pose_loss_is_mpjpe_plus_a_hundredth_of_the_bone_error():
     target = torch.as_tensor(synthetic.generate_poses(4, seed=7)["pose3d"])
     target = target - target[:, sk.ROOT: sk.ROOT + 1]
