@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="evaluate on the held-out subjects of N synthetic poses, as train.py --synthetic N made them")
     p.add_argument("--data-seed", type=int,
                    help="seed of the synthetic poses (default: the checkpoint's training run, else 0)")
-    p.add_argument("--weights", default="best_model_weights.pth", help="checkpoint (default: %(default)s)")
+    p.add_argument("--weights", help=mdl.WEIGHTS_HELP)
     p.add_argument("--split", choices=("val", "all"), default="val",
                    help="val: the poses training held out; all: every pose in the file (default: %(default)s)")
     p.add_argument("--val-fraction", type=float,
@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda or cpu (default: cuda when available, else cpu)")
     args = p.parse_args(argv)
+    args.weights = args.weights or mdl.default_weights()
     if args.bs < 1:
         p.error("--bs must be at least 1")
     if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:

@@ -1,6 +1,7 @@
 """Lift the person in photos, videos or a webcam stream to a 3D 28-joint skeleton.
 
-    python infer.py photo.jpg                      # one image (weights: best_model_weights.pth beside this file)
+    python infer.py --demo                         # the photo that ships with matplotlib (Grace Hopper)
+    python infer.py photo.jpg                      # one image (weights: see --help)
     python infer.py a.jpg b.png folder/ --out results/
     python infer.py clip.mp4 --smooth              # a video, 3D joints smoothed over time
     python infer.py --camera 0 --show              # a webcam; q or Esc quits the window, Ctrl-C a headless run
@@ -41,15 +42,15 @@ from pathlib import Path
 
 import cv2
 import mediapipe as mp
+from matplotlib import cbook
 import numpy as np
 import torch
 from tqdm import tqdm
 
 import skeleton_utils as sk
 import visualize
-from model import CheckpointError, Lifter, load_lifter
+from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "best_model_weights.pth"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 # MediaPipe Pose "full", the model bundled with the mediapipe wheel (complexity 2 would need a download).
@@ -243,10 +244,6 @@ def resolve_device(name: str) -> torch.device:
 
 def load_weights(path: str | os.PathLike, device: torch.device) -> tuple[Lifter, dict]:
     """The checkpoint as a Lifter, with a SystemExit naming the problem when it cannot be used."""
-    path = Path(path)
-    if path == DEFAULT_WEIGHTS and not path.is_file():
-        raise SystemExit(f"error: the bundled weights {path} are missing. Train a model with "
-                         f"`python train.py --synthetic 200000` and pass its checkpoint with --weights.")
     try:
         return load_lifter(str(path), device)
     except CheckpointError as err:
@@ -698,8 +695,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                "Exit status 1 when any input failed.")
     parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
-    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
-                        help="checkpoint (default: best_model_weights.pth beside infer.py)")
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
+    parser.add_argument("--demo", action="store_true",
+                        help="also lift the real photo that ships with matplotlib (grace_hopper.jpg): no photo of your own needed")
     parser.add_argument("--out", default=".", metavar="FOLDER", help="output folder (default: the working directory)")
     parser.add_argument("--device", default="auto", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N")
     parser.add_argument("--show", action="store_true",
@@ -711,6 +709,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smooth-beta", type=float, metavar="BETA", default=OneEuroFilter.DEFAULT_BETA,
                         help="One-Euro cut-off increase per mm/s of speed: higher lags less (default: %(default)s)")
     args = parser.parse_args(argv)
+    args.weights = args.weights or default_weights()
+    if args.demo:
+        args.inputs.append(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     if (args.camera is None) == (not args.inputs):
         parser.error("give images, videos or folders, or --camera INDEX (not both)")
     if args.max_frames is not None and args.max_frames < 1:

@@ -20,6 +20,12 @@ from data_loader import normalize_input
 # The networks predict metres; multiplying by 1000 gives millimetres with unit-scale weights.
 MM_PER_OUTPUT_UNIT = 1000.0
 CHECKPOINT_FORMAT = 1
+# train.py writes this file into its --out folder (by default the working directory).
+TRAINED_WEIGHTS = "best_model_weights.pth"
+# The default model that ships with the repository (see the model card in README.md).
+BUNDLED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", TRAINED_WEIGHTS)
+WEIGHTS_HELP = (f"checkpoint (default: {TRAINED_WEIGHTS} in the working directory if train.py wrote one there, "
+                f"else the bundled pretrained/{TRAINED_WEIGHTS})")
 
 
 def create_edge_index() -> torch.Tensor:
@@ -196,12 +202,22 @@ def atomic_torch_save(obj, path: str) -> None:
             os.remove(tmp)
 
 
+def default_weights() -> str:
+    """The weights a script uses without --weights: train.py's output here, else the bundled model."""
+    return TRAINED_WEIGHTS if os.path.isfile(TRAINED_WEIGHTS) else BUNDLED_WEIGHTS
+
+
 def read_checkpoint(path: str, map_location="cpu") -> dict:
     """torch.load(weights_only=True) with errors that name the file and the fix."""
+    if not os.path.isfile(path) and os.path.abspath(path) == BUNDLED_WEIGHTS:
+        raise CheckpointError(
+            f"{path}: the bundled weights are missing; restore them with `git checkout -- pretrained/` "
+            f"or train a model with `python train.py --synthetic 200000`."
+        )
     if not os.path.isfile(path):
         raise CheckpointError(
             f"{path}: weights file not found. Train one with `python train.py --synthetic 200000` or "
-            f"use the bundled best_model_weights.pth (omit --weights)."
+            f"omit --weights to use the bundled model."
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)

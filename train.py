@@ -43,7 +43,7 @@ import model as mdl
 import skeleton_utils as sk
 import synthetic
 
-BEST_WEIGHTS = "best_model_weights.pth"
+BEST_WEIGHTS = mdl.TRAINED_WEIGHTS
 LAST_CHECKPOINT = "last_checkpoint.pth"
 LOG_FILE = "train_log.csv"
 CURVES_FILE = "training_curves.png"

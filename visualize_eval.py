@@ -25,7 +25,8 @@ import skeleton_utils as sk
 import visualize
 from data_loader import DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, model_input_from_ground_truth
 from eval import load_poses
-from infer import DEFAULT_WEIGHTS, load_weights
+from infer import load_weights
+from model import WEIGHTS_HELP, default_weights
 from model import Lifter
 
 TRUTH_COLOR = "#404040"
@@ -103,12 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seed of the synthetic poses (default: the checkpoint's training run, else 0)")
     parser.add_argument("--val-fraction", type=float,
                         help=f"held-out share (default: the checkpoint's training run, else {DEFAULT_VAL_FRACTION})")
-    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
-                        help="checkpoint (default: best_model_weights.pth beside this script)")
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
     parser.add_argument("--n", type=int, default=5, help="how many validation poses (default 5)")
     parser.add_argument("--out", default="eval_samples.png", help="the PNG to write (default eval_samples.png)")
     parser.add_argument("--show", action="store_true", help="also open the figure in a window when a display exists")
     args = parser.parse_args(argv)
+    args.weights = args.weights or default_weights()
     args.split = "val"  # eval.load_poses reads it: always the held-out poses
     if args.n < 1:
         parser.error("--n must be at least 1")

@@ -14,6 +14,7 @@ import torch
 from matplotlib import cbook
 
 import infer
+import model
 import skeleton_utils as sk
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,8 +26,8 @@ LONGEST_PLAUSIBLE_BONE_MM = 650.0
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory) -> Path:
     """The bundled weights when present, else a small model trained for a few seconds on synthetic poses."""
-    if infer.DEFAULT_WEIGHTS.is_file():
-        return infer.DEFAULT_WEIGHTS
+    if Path(model.BUNDLED_WEIGHTS).is_file():
+        return Path(model.BUNDLED_WEIGHTS)
     out = tmp_path_factory.mktemp("trained")
     # One thread: on a busy machine with few cores, several would mostly wait for each other (5x slower).
     subprocess.run([sys.executable, str(REPO / "train.py"), "--synthetic", "12000", "--epochs", "6", "--bs", "256",
@@ -138,9 +139,9 @@ def test_corrupt_weights_fail_clearly_before_anything_is_written(tmp_path):
 def test_missing_weights_name_the_fix(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="weights file not found"):
         infer.main([str(GRACE_HOPPER), "--weights", str(tmp_path / "none.pth"), "--out", str(tmp_path / "out")])
-    monkeypatch.setattr(infer, "DEFAULT_WEIGHTS", tmp_path / "best_model_weights.pth")
-    with pytest.raises(SystemExit, match="bundled weights .* are missing. Train a model"):
-        infer.load_weights(infer.DEFAULT_WEIGHTS, torch.device("cpu"))
+    monkeypatch.setattr(model, "BUNDLED_WEIGHTS", str(tmp_path / "best_model_weights.pth"))
+    with pytest.raises(SystemExit, match="bundled weights are missing; restore them"):
+        infer.load_weights(model.BUNDLED_WEIGHTS, torch.device("cpu"))
     assert not (tmp_path / "out").exists()
 
 

@@ -117,3 +117,10 @@ def test_atomic_save_leaves_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(Exception):
         m.atomic_torch_save({"x": lambda: 0}, str(path))  # lambdas cannot be pickled
     assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_default_weights_prefer_a_trained_model_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert m.default_weights() == m.BUNDLED_WEIGHTS
+    (tmp_path / m.TRAINED_WEIGHTS).write_bytes(b"")
+    assert m.default_weights() == m.TRAINED_WEIGHTS
