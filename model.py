@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 import skeleton_utils as sk
 from data_loader import normalize_input
@@ -67,16 +68,17 @@ class GraphTransformerBlock(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
         # node_dim=1: the graph is shared by every pose in the (batch, joints, features) tensor.
+        # normalize=False: the skeleton never changes, so PoseEstimator normalises it once.
         self.norm_graph = nn.LayerNorm(dim)
-        self.graph_conv = GCNConv(dim, dim, node_dim=1)
+        self.graph_conv = GCNConv(dim, dim, node_dim=1, normalize=False)
         self.norm_attn = nn.LayerNorm(dim)
         self.attn = SelfAttention(dim, heads, dropout)
         self.norm_mlp = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(F.gelu(self.graph_conv(self.norm_graph(x), edge_index)))
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(F.gelu(self.graph_conv(self.norm_graph(x), edge_index, edge_weight)))
         x = x + self.drop(self.attn(self.norm_attn(x)))
         return x + self.drop(self.mlp(self.norm_mlp(x)))
 
@@ -93,12 +95,16 @@ class PoseEstimator(nn.Module):
         self.blocks = nn.ModuleList(GraphTransformerBlock(dim, heads, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, 3)
-        self.register_buffer("edge_index", create_edge_index(), persistent=False)
+        # GCN's symmetric normalisation D^-1/2 (A + I) D^-1/2 of the skeleton, computed once. As
+        # buffers they follow the model to its device, also in a traced (TorchScript) export.
+        edge_index, edge_weight = gcn_norm(create_edge_index(), num_nodes=num_joints, add_self_loops=True)
+        self.register_buffer("edge_index", edge_index, persistent=False)
+        self.register_buffer("edge_weight", edge_weight, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.embed(x) + self.joint_identity
         for block in self.blocks:
-            h = block(h, self.edge_index)
+            h = block(h, self.edge_index, self.edge_weight)
         return root_relative_mm(self.head(self.norm(h)))
 
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from torch_geometric.nn import GCNConv
 
 import data_loader as dl
 import model as m
@@ -37,9 +38,14 @@ def test_output_is_root_relative_millimetres(arch, inputs):
 
 def test_graph_convolution_uses_one_shared_edge_index(inputs):
     net = m.build_model("gcn_transformer", dim=32, depth=1, heads=2)
-    assert net.edge_index.shape == (2, 54)  # never replicated per pose
+    assert net.edge_index.shape == (2, 54 + 28)  # the bones and self-loops, never replicated per pose
     conv = net.blocks[0].graph_conv
-    assert isinstance(conv, torch.nn.Module) and conv.node_dim == 1
+    assert isinstance(conv, GCNConv) and conv.node_dim == 1
+    # The precomputed normalisation is exactly what GCNConv would compute on every call.
+    x = torch.randn(3, 28, 32)
+    default = GCNConv(32, 32, node_dim=1)
+    default.load_state_dict(conv.state_dict())
+    assert torch.allclose(conv(x, net.edge_index, net.edge_weight), default(x, m.create_edge_index()), atol=1e-6)
 
 
 def _moved(inputs, scale, shift):

@@ -1,0 +1,475 @@
+"""Speed, memory and FLOPs of the lifting models on this machine. Speed is measured here, and only here.
+
+    python benchmark.py                                    # both architectures, default configs, random init
+    python benchmark.py --quick --json bench.json          # a few iterations (tests, CI)
+    python benchmark.py --weights best_model_weights.pth --device cpu
+
+For the CPU, and the GPU too when CUDA is available (--device picks one), it prints, for the hybrid
+with model.py's default config and the Martinez MLP (or the checkpoints given with --weights):
+parameters and FLOPs per pose (forward, and a whole training step), training samples/s, inference
+latency at batch 1 and throughput at batch 1024, peak memory, and the achieved GFLOP/s as a share
+of a large float32 matmul timed in the same run. Then, on the CPU, eager PyTorch against the
+exported TorchScript and ONNX Runtime models, and the share of a frame's time that lifting takes
+next to MediaPipe's 2D detection on one photo (matplotlib's grace_hopper.jpg).
+
+How it measures:
+- Time: warm-up calls, then calls until both a minimum count and a minimum total time are reached;
+  the median call is reported. Inference goes from a NumPy array to a NumPy array (what a deployment
+  does, host-device copies included on CUDA). Threads are left at PyTorch's and ONNX Runtime's defaults.
+- FLOPs: torch.utils.flop_counter.FlopCounterMode, which counts matrix multiplications and attention
+  (forward and, for a training step, backward); elementwise ops, PyG's gather/scatter, normalisation
+  and the optimiser update are not counted. The CPU attention kernel is added to its table.
+- Peak memory: on CUDA, torch.cuda.max_memory_allocated during the call minus what was allocated
+  before it. On the CPU, growth of the process's resident set: freed heap is returned to the OS
+  (glibc malloc_trim), the kernel's high-water mark VmHWM is reset through /proc/self/clear_refs, and
+  the result is VmHWM after the call minus VmRSS before it; this counts every allocation (PyTorch's
+  tensors, oneDNN workspaces, Python objects). 'n/a' where /proc does not allow the reset (not Linux).
+  A training step is measured from a fresh optimiser, so gradients and AdamW state are included.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import ctypes
+import gc
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.utils.flop_counter as flop_counter
+
+import export_model
+import skeleton_utils as sk
+import train
+from infer import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced, resolve_device
+from model import ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, load_lifter
+
+THROUGHPUT_BATCH = 1024
+TRAIN_DEFAULTS = train.build_parser().parse_args([])  # batch size, learning rate, input mode, augmentation
+TRAIN_BATCH = TRAIN_DEFAULTS.bs
+FLOP_COUNT_BATCH = 8
+MEDIAPIPE_IMAGE = "grace_hopper.jpg"  # a sample image that ships with matplotlib
+
+
+@dataclass(frozen=True)
+class Settings:
+    warmup_calls: int
+    min_calls: int
+    min_seconds: float  # per measurement
+    matmul_size: int
+
+
+def settings_for(quick: bool, device: torch.device) -> Settings:
+    if quick:
+        # Two warm-up calls: TorchScript's profiling executor optimises the graph after its second run.
+        return Settings(warmup_calls=2, min_calls=1, min_seconds=0.0, matmul_size=512)
+    return Settings(warmup_calls=10, min_calls=5, min_seconds=2.0, matmul_size=8192 if device.type == "cuda" else 2048)
+
+
+# ---------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------
+def cpu_model_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def machine_info(devices: list[torch.device]) -> dict:
+    import onnxruntime
+
+    info = {
+        "cpu": cpu_model_name(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "onnxruntime": onnxruntime.__version__,
+        # Other processes slow every figure down on a shared machine; the load says how busy it was.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    gpus = [torch.cuda.get_device_name(d) for d in devices if d.type == "cuda"]
+    if gpus:
+        info["gpu"] = gpus[0]
+    return info
+
+
+def describe_machine(info: dict) -> str:
+    gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
+    load = "" if info["load_average_1min"] is None else f"; load average {info['load_average_1min']:.2f} at the start"
+    return (f"Machine: {info['cpu']}, {info['cores']} cores{gpu}; torch {info['torch']} "
+            f"({info['torch_threads']} CPU threads), onnxruntime {info['onnxruntime']}{load}")
+
+
+def devices_to_benchmark(name: str) -> list[torch.device]:
+    """'auto': the CPU, and CUDA as well when available; otherwise the one device named."""
+    if name == "auto":
+        return [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    return [resolve_device(name)]
+
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def call_times(fn: Callable[[], object], device: torch.device, settings: Settings) -> list[float]:
+    """Seconds per call of fn, after warm-up, until min_calls calls and min_seconds in total."""
+    for _ in range(settings.warmup_calls):
+        fn()
+    synchronize(device)
+    times: list[float] = []
+    while len(times) < settings.min_calls or sum(times) < settings.min_seconds:
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, settings: Settings) -> float:
+    return statistics.median(call_times(fn, device, settings))
+
+
+def matmul_gflops(device: torch.device, settings: Settings) -> float:
+    """What the device achieves on a large float32 matrix product: the reference for the shares.
+
+    The fastest call, not the median: the reference is what the device can do, and on a shared
+    machine the fastest call is the one least slowed by other processes.
+    """
+    n = settings.matmul_size
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return 2 * n ** 3 / min(call_times(lambda: a @ b, device, settings)) / 1e9
+
+
+def _cpu_attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_flop_count(query, key, value)
+
+
+def _cpu_attention_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+# FlopCounterMode knows the CUDA attention kernels but not the one scaled_dot_product_attention runs on the CPU.
+CPU_ATTENTION_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flops,
+}
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    with flop_counter.FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _release_free_heap() -> None:
+    """Hand freed heap back to the OS (glibc), so RSS growth shows what the next call needs."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def peak_memory_mib(fn: Callable[[], object], device: torch.device) -> float | None:
+    """Peak memory one call of fn adds to what is already held (see the module docstring); None if unknown."""
+    gc.collect()
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2 ** 20
+    _release_free_heap()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        before = _status_kb("VmRSS")
+    except OSError:
+        return None
+    fn()
+    return (_status_kb("VmHWM") - before) / 1024
+
+
+# ---------------------------------------------------------------------------
+# The models and what is timed
+# ---------------------------------------------------------------------------
+def random_lifter(arch: str, **config) -> Lifter:
+    """Random weights and identity normalisation (model.py's default config unless overridden): enough for speed."""
+    identity = np.stack([np.zeros((sk.NUM_JOINTS, 2)), np.ones((sk.NUM_JOINTS, 2))])
+    return Lifter(build_model(arch, **config), identity).eval()
+
+
+def models_to_benchmark(weights: list[str] | None) -> list[tuple[str, str, Lifter]]:
+    """(name, arch, CPU lifter) for each checkpoint, or for each architecture's default config."""
+    if not weights:
+        return [(arch, arch, random_lifter(arch)) for arch in ARCHITECTURES]
+    models = []
+    for path in weights:
+        try:
+            lifter, checkpoint = load_lifter(path, "cpu")
+        except CheckpointError as err:
+            raise SystemExit(f"error: {err}") from None
+        models.append((f"{checkpoint['arch']} ({os.path.basename(path)})", checkpoint["arch"], lifter))
+    return models
+
+
+def eager_runner(lifter: Lifter, device: torch.device) -> export_model.Runner:
+    """NumPy (B, 28, 3) -> NumPy (B, 28, 3) mm through the eager model on `device`."""
+    def run(joints: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return lifter(torch.from_numpy(joints).to(device)).cpu().numpy()
+    return run
+
+
+def training_step(lifter: Lifter, batch: int, device: torch.device) -> Callable[[], None]:
+    """One of train.py's steps (augmentation, loss, AdamW) with its defaults, on a fixed random batch."""
+    pose2d = export_model.example_joints(lifter, batch)[..., :2].to(device)
+    pose3d = 300 * torch.randn(batch, sk.NUM_JOINTS, 3, device=device)
+    augmentation = train.Augmentation(flip=TRAIN_DEFAULTS.flip, noise=TRAIN_DEFAULTS.noise, drop=TRAIN_DEFAULTS.drop,
+                                      crop=TRAIN_DEFAULTS.crop)
+    optimizer = torch.optim.AdamW(lifter.parameters(), lr=TRAIN_DEFAULTS.lr)
+
+    def step() -> None:
+        inputs, target = train.augmented_batch(pose2d, pose3d, TRAIN_DEFAULTS.input, augmentation)
+        optimizer.zero_grad(set_to_none=True)
+        train.pose_loss(lifter(inputs), target).backward()
+        optimizer.step()
+    return step
+
+
+def flops_per_pose(lifter: Lifter, device: torch.device) -> tuple[float, float]:
+    """(forward FLOPs, training-step FLOPs) per pose."""
+    joints = export_model.example_joints(lifter, FLOP_COUNT_BATCH).to(device)
+    with torch.no_grad():
+        forward = count_flops(lambda: lifter(joints))
+    train_step = count_flops(training_step(copy.deepcopy(lifter).train(), FLOP_COUNT_BATCH, device))
+    return forward / FLOP_COUNT_BATCH, train_step / FLOP_COUNT_BATCH
+
+
+def benchmark_training(lifter: Lifter, device: torch.device, settings: Settings) -> dict:
+    seconds = median_seconds(training_step(copy.deepcopy(lifter).train(), TRAIN_BATCH, device), device, settings)
+    fresh = copy.deepcopy(lifter).train()
+    return {"samples_per_s": TRAIN_BATCH / seconds,
+            "peak_mib": peak_memory_mib(training_step(fresh, TRAIN_BATCH, device), device)}
+
+
+def benchmark_runner(run: export_model.Runner, lifter: Lifter, device: torch.device, settings: Settings,
+                     measure_memory: bool = False) -> dict:
+    """Batch-1 latency and batch-1024 throughput of a runner (and, optionally, peak memory at batch 1024)."""
+    one = export_model.example_joints(lifter, 1).numpy()
+    many = export_model.example_joints(lifter, THROUGHPUT_BATCH).numpy()
+    result = {
+        "latency_b1_ms": 1e3 * median_seconds(lambda: run(one), device, settings),
+        "poses_per_s_b1024": THROUGHPUT_BATCH / median_seconds(lambda: run(many), device, settings),
+    }
+    if measure_memory:
+        result["peak_mib_b1024"] = peak_memory_mib(lambda: run(many), device)
+    return result
+
+
+def exported_runners(lifter: Lifter, arch: str, stem: str) -> dict[str, export_model.Runner]:
+    """TorchScript and ONNX Runtime runners of a CPU lifter, exported to files named `stem` + suffix."""
+    runners = {}
+    for fmt, runtime, suffix in (("TorchScript", "TorchScript", ".ts"), ("ONNX", "ONNX Runtime", ".onnx")):
+        write, load_runner = export_model.FORMATS[fmt]
+        write(lifter, {"arch": arch}, stem + suffix)
+        runners[runtime] = load_runner(stem + suffix)
+    return runners
+
+
+def mediapipe_ms(settings: Settings) -> float:
+    """Median time of MediaPipe Pose's process() on the sample photo, as infer.py runs it on a photo."""
+    import matplotlib.cbook
+    import matplotlib.image
+    import mediapipe as mp
+
+    image = matplotlib.image.imread(matplotlib.cbook.get_sample_data(MEDIAPIPE_IMAGE))  # RGB, uint8
+    with native_stderr_silenced():
+        with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=MEDIAPIPE_MODEL_COMPLEXITY) as pose:
+            if pose.process(image).pose_landmarks is None:
+                raise RuntimeError(f"MediaPipe found no person in {MEDIAPIPE_IMAGE}; the timing would not be typical")
+            seconds = median_seconds(lambda: pose.process(image), torch.device("cpu"), settings)
+    return 1e3 * seconds
+
+
+def benchmark_model(name: str, arch: str, lifter: Lifter, device: torch.device, settings: Settings,
+                    peak_gflops: float) -> dict:
+    """Everything for one model on `device`: size, FLOPs, training, eager inference, shares of the peak."""
+    lifter = copy.deepcopy(lifter).to(device).eval()
+    forward_flops, train_flops = flops_per_pose(lifter, device)
+    training = benchmark_training(lifter, device, settings)
+    inference = benchmark_runner(eager_runner(lifter, device), lifter, device, settings, measure_memory=True)
+    achieved = {
+        "train_gflops": train_flops * training["samples_per_s"] / 1e9,
+        "b1_gflops": forward_flops / (inference["latency_b1_ms"] / 1e3) / 1e9,
+        "b1024_gflops": forward_flops * inference["poses_per_s_b1024"] / 1e9,
+    }
+    return {
+        "name": name, "arch": arch, "parameters": count_parameters(lifter),
+        "forward_flops_per_pose": forward_flops, "train_flops_per_pose": train_flops,
+        "training": training, "inference": inference,
+        **achieved, **{key.replace("gflops", "share_of_peak"): value / peak_gflops for key, value in achieved.items()},
+    }
+
+
+def benchmark_deployment(models: list[tuple[str, str, Lifter]], settings: Settings, detection_ms: float,
+                         eager_cpu: list[dict] | None) -> list[dict]:
+    """Eager, TorchScript and ONNX Runtime on the CPU, with lifting's share of a frame next to MediaPipe.
+
+    eager_cpu: the CPU inference figures of `models` when the CPU was benchmarked already (not measured twice).
+    """
+    cpu = torch.device("cpu")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for i, (name, arch, lifter) in enumerate(models):
+            figures = {"eager": eager_cpu[i] if eager_cpu else
+                       benchmark_runner(eager_runner(lifter, cpu), lifter, cpu, settings)}
+            for runtime, run in exported_runners(lifter, arch, os.path.join(folder, f"{i}_{arch}")).items():
+                figures[runtime] = benchmark_runner(run, lifter, cpu, settings)
+            for runtime, f in figures.items():
+                rows.append({"name": name, "runtime": runtime, "latency_b1_ms": f["latency_b1_ms"],
+                             "poses_per_s_b1024": f["poses_per_s_b1024"],
+                             "lifting_share_of_frame": f["latency_b1_ms"] / (f["latency_b1_ms"] + detection_ms)})
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+def format_table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([title, line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f}"
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def models_table(models: list[dict]) -> str:
+    return format_table("Models (FLOPs counted by FlopCounterMode)",
+                        ["model", "parameters", "MFLOP/pose forward", "MFLOP/pose train step"], [
+        [m["name"], f"{m['parameters']:,}", f"{m['forward_flops_per_pose'] / 1e6:.2f}",
+         f"{m['train_flops_per_pose'] / 1e6:.2f}"] for m in models])
+
+
+def device_report(section: dict) -> list[str]:
+    """The training and inference tables of one device."""
+    models, device = section["models"], section["device"]
+    return [
+        f"Device {device}: reference {section['matmul_size']}x{section['matmul_size']} float32 matmul = "
+        f"{section['matmul_gflops']:,.1f} GFLOP/s",
+        format_table(f"Training on {device} (train.py's step and defaults: batch {TRAIN_BATCH}, augmentation, "
+                     f"MPJPE + {train.BONE_LOSS_WEIGHT} x bone loss, AdamW)",
+                     ["model", "samples/s", "GFLOP/s", "of matmul", "peak MiB"], [
+            [m["name"], f"{m['training']['samples_per_s']:,.0f}", f"{m['train_gflops']:.2f}",
+             _percent(m["train_share_of_peak"]), _mib(m["training"]["peak_mib"])] for m in models]),
+        format_table(f"Inference on {device} (eager, NumPy in and out)",
+                     ["model", "batch-1 ms", "GFLOP/s", "of matmul", f"batch-{THROUGHPUT_BATCH} poses/s", "GFLOP/s",
+                      "of matmul", "peak MiB"], [
+            [m["name"], f"{m['inference']['latency_b1_ms']:.3f}", f"{m['b1_gflops']:.2f}",
+             _percent(m["b1_share_of_peak"]), f"{m['inference']['poses_per_s_b1024']:,.0f}", f"{m['b1024_gflops']:.2f}",
+             _percent(m["b1024_share_of_peak"]), _mib(m["inference"]["peak_mib_b1024"])] for m in models]),
+    ]
+
+
+def report(results: dict) -> str:
+    sections = [describe_machine(results["machine"]), models_table(results["devices"][0]["models"])]
+    for section in results["devices"]:
+        sections += device_report(section)
+    sections.append(format_table(
+        f"Deployment on the CPU; MediaPipe Pose (model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}) takes "
+        f"{results['mediapipe_ms']:.1f} ms per process() on {MEDIAPIPE_IMAGE}",
+        ["model", "runtime", "batch-1 ms", f"batch-{THROUGHPUT_BATCH} poses/s", "lifting share of frame"], [
+            [r["name"], r["runtime"], f"{r['latency_b1_ms']:.3f}", f"{r['poses_per_s_b1024']:,.0f}",
+             _percent(r["lifting_share_of_frame"])] for r in results["deployment"]]))
+    return "\n\n".join(sections)
+
+
+def write_json(results: dict, path: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(tmp, path)
+
+
+def benchmark_device(models: list[tuple[str, str, Lifter]], device: torch.device, quick: bool) -> dict:
+    settings = settings_for(quick, device)
+    peak = matmul_gflops(device, settings)
+    return {
+        "device": str(device),
+        "matmul_size": settings.matmul_size,
+        "matmul_gflops": peak,
+        "models": [benchmark_model(name, arch, lifter, device, settings, peak) for name, arch, lifter in models],
+    }
+
+
+def run_benchmark(devices: list[torch.device], quick: bool, weights: list[str] | None = None) -> dict:
+    machine = machine_info(devices)
+    models = models_to_benchmark(weights)
+    cpu_settings = settings_for(quick, torch.device("cpu"))
+    detection_ms = mediapipe_ms(cpu_settings)
+    sections = [benchmark_device(models, device, quick) for device in devices]
+    eager_cpu = next(([m["inference"] for m in s["models"]] for s in sections if s["device"] == "cpu"), None)
+    return {
+        "machine": machine,
+        "quick": quick,
+        "mediapipe_ms": detection_ms,
+        "devices": sections,
+        "deployment": benchmark_deployment(models, cpu_settings, detection_ms, eager_cpu),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few iterations only (tests, CI); figures are rough")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
+    parser.add_argument("--weights", nargs="+", metavar="PATH",
+                        help="benchmark these checkpoints (default: both architectures, default configs, random init)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (the CPU, and CUDA too when available), cpu or cuda (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise SystemExit(f"error: --json {args.json}: its folder does not exist; create it or choose another path.")
+    results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)
+    print(report(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Export a trained lifter for deployment as TorchScript and ONNX, checked against the eager model.
+
+    python export_model.py                                   # default weights (see --help) -> pose_estimator.ts
+    python export_model.py --weights runs/x/best.pth --out x.ts --onnx x.onnx
+
+The exported graph is the whole Lifter (model.py): the normalisation and the skeleton graph are
+built in, so a deployed model takes raw (B, 28, 3) float32 pixel joints + visibility (x, y, visibility;
+joints in skeleton_utils.JOINT_NAMES order, e.g. from skeleton_utils.mediapipe_to_mpiinf) and returns
+(B, 28, 3) root-relative millimetres, for any batch size, in a process that imports neither this
+project nor PyTorch Geometric:
+
+    import torch
+    lifter = torch.jit.load("pose_estimator.ts")
+    pose3d_mm = lifter(torch.as_tensor(joints, dtype=torch.float32)).detach().numpy()
+
+    import onnxruntime as ort
+    session = ort.InferenceSession("pose_estimator.onnx", providers=["CPUExecutionProvider"])
+    pose3d_mm = session.run(None, {"joints": joints.astype("float32")})[0]
+
+Both files carry metadata (joint names, parents, input mode, architecture, training scores): the
+TorchScript `_extra_files` entry "metadata.json" and the ONNX model's metadata_props.
+
+Every file is first written beside its destination under a temporary name, loaded back the way a
+deployment loads it, and compared with the eager model at several batch sizes; only when all
+requested files are within PARITY_TOLERANCE_MM do they replace the destinations (by rename).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import skeleton_utils as sk
+from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter
+
+DEFAULT_OUT = "pose_estimator.ts"
+PARITY_TOLERANCE_MM = 0.01
+# The trace is taken at TRACE_BATCH and checked at other sizes (1 and odd ones among them): a
+# batch size baked into the graph as a constant then shows up as an error or a mismatch.
+TRACE_BATCH = 5
+PARITY_BATCH_SIZES = (1, 2, 7, 64, 257)
+INPUT_NAME = "joints"
+OUTPUT_NAME = "pose3d"
+METADATA_FILE = "metadata.json"  # the TorchScript _extra_files entry that holds deployment_metadata()
+CHECKPOINT_MODEL_KEYS = ("format", "arch", "config", "input_mode", "joint_names", "norm_stats", "state_dict")
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+class ExportError(RuntimeError):
+    """An export that failed or does not reproduce the eager model; the message says which and why."""
+
+
+@dataclass
+class ExportResult:
+    fmt: str
+    path: str
+    size_bytes: int
+    max_abs_diff_mm: dict[int, float]  # batch size -> max |deployed - eager| in mm
+
+
+# ---------------------------------------------------------------------------
+# What the deployed file carries besides the weights
+# ---------------------------------------------------------------------------
+def deployment_metadata(checkpoint: dict, weights: str) -> dict:
+    """JSON-ready description of the exported model: its input, output, skeleton and training."""
+    training = {k: v for k, v in checkpoint.items()
+                if k not in CHECKPOINT_MODEL_KEYS and isinstance(v, (str, int, float, bool))}
+    return {
+        "input": f"{INPUT_NAME}: float32 (B, {sk.NUM_JOINTS}, 3) = x, y in image pixels (u right, v down), "
+                 f"visibility (1 seen, 0 not)",
+        "output": f"{OUTPUT_NAME}: float32 (B, {sk.NUM_JOINTS}, 3) camera-space millimetres (x right, y down, "
+                  f"z away from the camera), relative to the root joint",
+        "joint_names": list(sk.JOINT_NAMES),
+        "parents": list(sk.PARENTS),
+        "root_joint": sk.JOINT_NAMES[sk.ROOT],
+        "arch": checkpoint["arch"],
+        "config": checkpoint["config"],
+        "input_mode": checkpoint["input_mode"],
+        "source_weights": os.path.basename(weights),
+        "torch_version": torch.__version__,
+        "training": training,
+    }
+
+
+def example_joints(lifter: Lifter, batch_size: int, seed: int = 0) -> torch.Tensor:
+    """Plausible raw (B, 28, 3) pixel joints + visibility, drawn from the lifter's normalisation statistics."""
+    g = torch.Generator().manual_seed(seed)
+    mean, std = lifter.mean.cpu(), lifter.std.cpu()
+    unit = mean + std * torch.randn((batch_size,) + tuple(mean.shape), generator=g)
+    size_px = 100 + 300 * torch.rand(batch_size, 1, 1, generator=g)
+    centre_px = torch.tensor([640.0, 360.0]) + 150 * torch.randn(batch_size, 1, 2, generator=g)
+    visible = (torch.rand(batch_size, sk.NUM_JOINTS, 1, generator=g) > 0.1).float()
+    return torch.cat([centre_px + size_px * unit, visible], dim=-1)
+
+
+# ---------------------------------------------------------------------------
+# Writing the two formats
+# ---------------------------------------------------------------------------
+def trace_lifter(lifter: Lifter) -> torch.jit.ScriptModule:
+    """TorchScript of a CPU lifter in eval mode, by tracing.
+
+    Tracing rather than scripting: the model has no data-dependent control flow, and tracing
+    records PyG's message passing as plain index_select / scatter_add ops whose sizes are read
+    from the input (aten::size), so the batch axis stays dynamic; the parity check at several
+    batch sizes other than TRACE_BATCH verifies that. (Scripting fails on model.py as written.)
+    The trace records the device of tensors created inside forward (PyG's GCN normalisation makes
+    its self-loop indices on the input's device), so the hybrid's TorchScript runs on the CPU only;
+    the ONNX file has no such constants.
+    """
+    with torch.no_grad(), warnings.catch_warnings():
+        # The one TracerWarning (unpacking q, k, v along the fixed size-3 axis) is harmless.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return torch.jit.trace(lifter, example_joints(lifter, TRACE_BATCH), check_trace=False)
+
+
+def write_torchscript(lifter: Lifter, metadata: dict, path: str) -> None:
+    torch.jit.save(trace_lifter(lifter), path, _extra_files={METADATA_FILE: json.dumps(metadata)})
+
+
+@contextlib.contextmanager
+def quiet_onnx_exporter():
+    """Hide the exporter's log notes (e.g. that torchvision ops are unavailable) and its internal FutureWarnings."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def write_onnx(lifter: Lifter, metadata: dict, path: str) -> None:
+    """ONNX of a CPU lifter in eval mode: dynamic batch axis, metadata in metadata_props, one self-contained file.
+
+    The torch.export-based exporter (dynamo=True, torch 2.13's default), not the deprecated
+    TorchScript-based one: torch.export treats the batch as a symbolic dimension and fails at
+    export time if anything specialises on it, where the tracing exporter would silently record
+    the example's batch size. Both give correct models here; this one also proves the dynamic axis.
+    """
+    import onnx  # imported here so that TorchScript export works without the onnx package
+
+    with quiet_onnx_exporter():
+        program = torch.onnx.export(
+            lifter, (example_joints(lifter, TRACE_BATCH),), None, dynamo=True, verbose=False,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+        )
+    proto = program.model_proto
+    onnx.helper.set_model_props(
+        proto, {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    onnx.save_model(proto, path)  # the weights are small: inline, no external-data side file
+
+
+# ---------------------------------------------------------------------------
+# Loading a deployed file the way a deployment does
+# ---------------------------------------------------------------------------
+def load_torchscript_runner(path: str) -> Runner:
+    """(B, 28, 3) float32 array -> (B, 28, 3) mm, through torch.jit.load."""
+    module = torch.jit.load(path, map_location="cpu")
+
+    def run(joints: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return module(torch.from_numpy(joints)).numpy()
+    return run
+
+
+def load_onnx_runner(path: str) -> Runner:
+    """(B, 28, 3) float32 array -> (B, 28, 3) mm, through an onnxruntime CPU session."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return lambda joints: session.run([OUTPUT_NAME], {INPUT_NAME: joints})[0]
+
+
+FORMATS: dict[str, tuple[Callable[[Lifter, dict, str], None], Callable[[str], Runner]]] = {
+    "TorchScript": (write_torchscript, load_torchscript_runner),
+    "ONNX": (write_onnx, load_onnx_runner),
+}
+
+
+# ---------------------------------------------------------------------------
+# Parity and the atomic export
+# ---------------------------------------------------------------------------
+def parity_errors(lifter: Lifter, run: Runner, batch_sizes=PARITY_BATCH_SIZES) -> dict[int, float]:
+    """Max |run(x) - lifter(x)| in mm for each batch size; ExportError if the deployed model fails."""
+    errors = {}
+    for batch_size in batch_sizes:
+        joints = example_joints(lifter, batch_size, seed=batch_size)
+        with torch.no_grad():
+            expected = lifter(joints).numpy()
+        try:
+            got = np.asarray(run(joints.numpy()))
+        except Exception as err:  # runtimes raise their own types for a shape baked into the graph
+            raise ExportError(f"the exported model fails at batch size {batch_size}: {err}") from err
+        if got.shape != expected.shape:
+            raise ExportError(f"the exported model returns shape {got.shape} for batch size {batch_size}, "
+                              f"expected {expected.shape}")
+        errors[batch_size] = float(np.abs(got - expected).max())
+    return errors
+
+
+def check_destination(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ExportError(f"{path}: the folder {folder} does not exist; create it or choose another output path.")
+
+
+def stage(lifter: Lifter, metadata: dict, fmt: str, path: str) -> tuple[str, ExportResult]:
+    """Write `fmt` to a temporary file beside `path` and check its parity; returns (temporary path, result)."""
+    write, load_runner = FORMATS[fmt]
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        try:
+            write(lifter, metadata, tmp)
+        except Exception as err:  # tracer and exporter failures come in many types
+            raise ExportError(f"{fmt} export failed: {type(err).__name__}: {err}") from err
+        errors = parity_errors(lifter, load_runner(tmp))
+        worst = max(errors.values())
+        if not worst <= PARITY_TOLERANCE_MM:  # also catches NaN
+            raise ExportError(
+                f"{fmt} parity check failed: max |exported - eager| = {worst:.4g} mm "
+                f"({format_errors(errors)}), above the {PARITY_TOLERANCE_MM} mm tolerance; nothing was written."
+            )
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return tmp, ExportResult(fmt, path, os.path.getsize(tmp), errors)
+
+
+def export(weights: str, outputs: dict[str, str]) -> list[ExportResult]:
+    """Export the checkpoint `weights` to {format: path} ("TorchScript", "ONNX"), all or nothing."""
+    paths = [os.path.abspath(p) for p in outputs.values()]
+    if len(set(paths)) != len(paths):
+        raise ExportError(f"two formats were given the same output path ({', '.join(outputs.values())}).")
+    for fmt, path in outputs.items():
+        if fmt not in FORMATS:
+            raise ExportError(f"unknown export format {fmt!r}; choose from {sorted(FORMATS)}.")
+        check_destination(path)
+    lifter, checkpoint = load_lifter(weights, "cpu")
+    metadata = deployment_metadata(checkpoint, weights)
+    staged: list[tuple[str, ExportResult]] = []
+    try:
+        for fmt, path in outputs.items():
+            staged.append(stage(lifter, metadata, fmt, path))
+        for tmp, result in staged:
+            os.replace(tmp, result.path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return [result for _, result in staged]
+
+
+def format_errors(errors: dict[int, float]) -> str:
+    return ", ".join(f"batch {b}: {e:.2g}" for b, e in errors.items())
+
+
+def describe(result: ExportResult) -> str:
+    return (f"{result.fmt}: wrote {result.path} ({result.size_bytes / 1e6:.2f} MB); max |exported - eager| = "
+            f"{max(result.max_abs_diff_mm.values()):.2g} mm ({format_errors(result.max_abs_diff_mm)}; "
+            f"tolerance {PARITY_TOLERANCE_MM} mm)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
+    parser.add_argument("--out", default=DEFAULT_OUT, help="TorchScript output (default: %(default)s)")
+    parser.add_argument("--onnx", metavar="FILE", help="also write an ONNX model with a dynamic batch axis here")
+    args = parser.parse_args(argv)
+    args.weights = args.weights or default_weights()
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    outputs = {"TorchScript": args.out, **({"ONNX": args.onnx} if args.onnx else {})}
+    try:
+        results = export(args.weights, outputs)
+    except (CheckpointError, ExportError) as err:
+        raise SystemExit(f"error: {err}") from None
+    for result in results:
+        print(describe(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import benchmark
+import model as mdl
+import skeleton_utils as sk
+
+CPU = torch.device("cpu")
+
+
+def test_quick_run_prints_every_table_and_writes_json(tmp_path):
+    result = subprocess.run([sys.executable, benchmark.__file__, "--quick", "--device", "cpu",
+                             "--json", str(tmp_path / "bench.json")], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Machine: ") and "torch " + torch.__version__ in out
+    for title in ("Models (FLOPs counted", "Training on cpu", "Inference on cpu", "Deployment on the CPU; MediaPipe Pose"):
+        assert title in out
+    rows = [line.split() for line in out.splitlines()]
+    for arch in mdl.ARCHITECTURES:
+        assert sum(row[:1] == [arch] for row in rows) == 3 + 3  # models, training, inference; 3 runtimes
+        for runtime in (["eager"], ["TorchScript"], ["ONNX", "Runtime"]):
+            assert [arch, *runtime] in [row[:1 + len(runtime)] for row in rows]
+
+    results = json.loads((tmp_path / "bench.json").read_text())
+    (section,) = results["devices"]
+    assert section["device"] == "cpu" and [m["arch"] for m in section["models"]] == list(mdl.ARCHITECTURES)
+    figures = [section["matmul_gflops"], results["mediapipe_ms"]]
+    for m in section["models"]:
+        figures += [m["training"]["samples_per_s"], m["inference"]["latency_b1_ms"],
+                    m["inference"]["poses_per_s_b1024"], m["train_share_of_peak"], m["b1_share_of_peak"],
+                    m["b1024_share_of_peak"]]
+    for row in results["deployment"]:
+        figures += [row["latency_b1_ms"], row["poses_per_s_b1024"]]
+        assert 0 < row["lifting_share_of_frame"] < 1
+    assert all(math.isfinite(x) and x > 0 for x in figures)  # measured, not asserted fast or slow
+    memory = [m["training"]["peak_mib"] for m in section["models"]] + \
+        [m["inference"]["peak_mib_b1024"] for m in section["models"]]
+    assert all(x is None or x > 0 for x in memory)
+    assert results["machine"]["cores"] == os.cpu_count() and results["machine"]["torch"] == torch.__version__
+
+
+def test_flops_per_pose_match_the_layer_arithmetic():
+    mlp = benchmark.random_lifter("mlp")
+    width, inputs = 1024, 3 * sk.NUM_JOINTS  # model.py's default width; 2 residual blocks of 2 layers
+    forward, train_step = benchmark.flops_per_pose(mlp, CPU)
+    assert forward == 2 * (inputs * width + 4 * width * width + width * inputs)
+    assert 2.9 * forward < train_step < 3 * forward  # backward is twice the forward, less the input gradient
+
+    dim, depth, j = 16, 2, sk.NUM_JOINTS
+    hybrid = benchmark.random_lifter("gcn_transformer", dim=dim, depth=depth, heads=2)
+    # Embedding and head; per block the graph convolution's, attention's (qkv, proj) and MLP's linear layers,
+    # and attention itself (scores and weighted sum), which FlopCounterMode only counts with our CPU kernel entry.
+    per_block = 2 * j * dim * dim * (1 + 3 + 1 + 4) + 2 * 2 * j * j * dim
+    assert benchmark.flops_per_pose(hybrid, CPU)[0] == 2 * j * (3 * dim + dim * 3) + depth * per_block
+
+
+def test_peak_memory_sees_a_temporary_allocation():
+    def allocate_64_mib():
+        torch.ones(16 * 2 ** 20).sum()  # 64 MiB of float32, touched, freed on return
+
+    peak = benchmark.peak_memory_mib(allocate_64_mib, CPU)
+    if peak is None:
+        pytest.skip("this system does not allow resetting the resident-set high-water mark")
+    assert 60 < peak < 100
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"garbage")
+    with pytest.raises(SystemExit, match="corrupt"):
+        benchmark.models_to_benchmark([str(weights)])
+
+
+def test_json_into_a_missing_folder_is_refused_before_running(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        benchmark.main(["--quick", "--json", str(tmp_path / "missing" / "bench.json")])
