@@ -197,7 +197,7 @@ def test_augmentation_off_gives_the_inference_input():
     poses = synthetic.generate_poses(16, seed=3)
     pose2d, pose3d = torch.as_tensor(poses["pose2d"]), torch.as_tensor(poses["pose3d"])
     for mode in dl.INPUT_MODES:
-        inputs, target = train.augmented_batch(pose2d, pose3d, mode, train.Augmentation(flip=False, noise=0, drop=0))
+        inputs, target = train.augmented_batch(pose2d, pose3d, mode, train.Augmentation(flip=False, noise=0, drop=0, crop=0))
         torch.testing.assert_close(inputs, dl.model_input_from_ground_truth(pose2d, mode))
         assert torch.equal(target, pose3d)
 
