@@ -47,8 +47,8 @@ import torch.utils.flop_counter as flop_counter
 import export_model
 import skeleton_utils as sk
 import train
-from infer import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced, resolve_device
-from model import ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, load_lifter
+from infer import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
+from model import ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, load_lifter, resolve_device
 
 THROUGHPUT_BATCH = 1024
 TRAIN_DEFAULTS = train.build_parser().parse_args([])  # batch size, learning rate, input mode, augmentation

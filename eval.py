@@ -26,7 +26,7 @@ import data_loader as dl
 import metrics
 import model as mdl
 import skeleton_utils as sk
-from train import pose_source, resolve_device
+from train import pose_source
 
 JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints"}
 GROUP_KEYS = ("subject", "sequence")
@@ -163,7 +163,7 @@ def write_json(path: str, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    device = resolve_device(args.device)
+    device = mdl.resolve_device(args.device)
     try:
         lifter, checkpoint = mdl.load_lifter(args.weights, device)
         dataset = load_poses(args, checkpoint, device)

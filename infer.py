@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 import skeleton_utils as sk
 import visualize
-from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter
+from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -227,19 +227,6 @@ class PoseDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; an explicit CUDA request without CUDA is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise SystemExit(f"error: --device {name!r} is not a device name ({err}); use auto, cpu or cuda.") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu.")
-    return device
 
 
 def load_weights(path: str | os.PathLike, device: torch.device) -> tuple[Lifter, dict]:

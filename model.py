@@ -256,6 +256,19 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[nn.M
     return model.to(device).eval(), checkpoint
 
 
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; an explicit CUDA request without CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise SystemExit(f"error: --device {name!r} is not a device name ({err}); use auto, cpu or cuda.") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu.")
+    return device
+
+
 def load_lifter(path: str, device: str | torch.device = "cpu") -> tuple[Lifter, dict]:
     """The checkpoint as a Lifter taking raw pixel joints; returns (lifter in eval mode, checkpoint)."""
     model, checkpoint = load_checkpoint(path, device)

@@ -168,19 +168,9 @@ class Runtime:
             print(*args, **kwargs, flush=True)
 
 
-def resolve_device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise SystemExit(f"error: --device {name!r} is not a device ({err}); use cuda or cpu.") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}: no CUDA GPU is visible to PyTorch; use --device cpu.")
-    return device
-
-
 def setup_runtime(device_name: str) -> Runtime:
     """Join the torchrun process group when launched by torchrun (nccl on CUDA, gloo on the CPU)."""
-    device = resolve_device(device_name)
+    device = mdl.resolve_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Runtime(device)

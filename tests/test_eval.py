@@ -19,15 +19,6 @@ REPO = Path(__file__).resolve().parent.parent
 VAL_FRACTION = 0.4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on a busy machine with few cores, several mostly wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pose_file(tmp_path_factory) -> Path:
     arrays = synthetic.generate_poses(1200, seed=2)

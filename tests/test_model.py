@@ -130,3 +130,12 @@ def test_default_weights_prefer_a_trained_model_in_the_working_directory(tmp_pat
     assert m.default_weights() == m.BUNDLED_WEIGHTS
     (tmp_path / m.TRAINED_WEIGHTS).write_bytes(b"")
     assert m.default_weights() == m.TRAINED_WEIGHTS
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_it_is_a_clear_error():
+    with pytest.raises(SystemExit, match="CUDA is not available on this machine; use --device cpu"):
+        m.resolve_device("cuda")
+    with pytest.raises(SystemExit, match="not a device name"):
+        m.resolve_device("gpu0")
+    assert m.resolve_device("auto") == torch.device("cpu")

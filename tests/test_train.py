@@ -19,15 +19,6 @@ REPO = Path(__file__).resolve().parent.parent
 TINY = ["--dim", "32", "--depth", "2", "--device", "cpu"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on a busy machine with few cores, several mostly wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_train(out: Path, *flags: str) -> int:
     return train.main([*TINY, "--out", str(out), *flags])
 
@@ -144,7 +135,9 @@ def test_clear_errors_for_missing_data_and_17_joint_files(tmp_path, pose_file):
 def test_torchrun_with_two_processes_writes_one_checkpoint(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
                *TINY, "--synthetic", "2000", "--epochs", "2", "--out", str(tmp_path)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # One thread per process: two processes with several threads each on two busy cores crawl.
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("epoch   2/2") == 1  # only rank 0 prints
     assert sorted(os.listdir(tmp_path)) == sorted(
