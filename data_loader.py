@@ -135,15 +135,16 @@ class MPIINF3DHPDataset:
     """One split of a pose file, held as tensors so batches are index slices.
 
     pose2d: (N, J, 2) pixels; pose3d: (N, J, 3) root-relative (pelvis) millimetres.
-    source is a path to a pose .npz or a dict of contract arrays (e.g. synthetic.generate_poses).
+    source is a path to a pose .npz or a dict of contract arrays (e.g. synthetic.generate_poses);
+    name, for messages, defaults to the path.
     """
 
     def __init__(self, source: str | dict, split: str = "train", val_fraction: float = DEFAULT_VAL_FRACTION,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", name: str | None = None):
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be 'train', 'val' or 'all', not {split!r}")
         arrays = load_pose_file(source) if isinstance(source, str) else validate_pose_arrays(source)
-        self.name = source if isinstance(source, str) else "in-memory poses"
+        self.name = name or (source if isinstance(source, str) else "in-memory poses")
         train, val, self.split_description = split_indices(arrays, val_fraction)
         index = {"train": train, "val": val, "all": np.arange(len(arrays["pose2d"]))}[split]
         if len(index) == 0:

@@ -255,13 +255,15 @@ def pose_source(args: argparse.Namespace, say=print) -> str | dict[str, np.ndarr
 def load_splits(args: argparse.Namespace, runtime: Runtime) -> tuple[dl.MPIINF3DHPDataset, dl.MPIINF3DHPDataset]:
     """The training and held-out splits, as tensors on the device."""
     source = pose_source(args, runtime.print)
-    train = dl.MPIINF3DHPDataset(source, "train", args.val_fraction, device=runtime.device)
+    name = source if isinstance(source, str) else "synthetic poses"
+    arrays = dl.load_pose_file(source) if isinstance(source, str) else source  # read a file once for both splits
+    train = dl.MPIINF3DHPDataset(arrays, "train", args.val_fraction, device=runtime.device, name=name)
     if train.joint_set != "mpiinf28":
         raise dl.DatasetError(
             f"{train.name}: holds the 17 test-set joints, but training needs all 28 joints for its 3D targets. "
             f"Train on the training set (prepare_data.py) and evaluate this file with eval.py."
         )
-    val = dl.MPIINF3DHPDataset(source, "val", args.val_fraction, device=runtime.device)
+    val = dl.MPIINF3DHPDataset(arrays, "val", args.val_fraction, device=runtime.device, name=name)
     return train, val
 
 
