@@ -28,7 +28,8 @@ import model as mdl
 import skeleton_utils as sk
 from train import pose_source
 
-JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints"}
+JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints",
+                    "test14": "14 joints of the official PCK/AUC total"}
 GROUP_KEYS = ("subject", "sequence")
 
 
@@ -88,9 +89,11 @@ def predict(lifter: mdl.Lifter, joints: torch.Tensor, batch_size: int, flip: boo
 def joint_sets(pred: torch.Tensor, target: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, tuple]]:
     """name -> (prediction, truth, joint names) for each joint set the file can be scored on."""
     test17 = list(sk.TEST17_INDICES)
-    if target.shape[1] == len(sk.TEST17_INDICES):
-        return {"test17": (pred[:, test17], target, sk.TEST17_NAMES)}
-    return {"all28": (pred, target, sk.JOINT_NAMES), "test17": (pred[:, test17], target[:, test17], sk.TEST17_NAMES)}
+    target17 = target if target.shape[1] == len(test17) else target[:, test17]
+    official = len(sk.TEST14_NAMES)
+    sets = {"all28": (pred, target, sk.JOINT_NAMES)} if target.shape[1] == sk.NUM_JOINTS else {}
+    return {**sets, "test17": (pred[:, test17], target17, sk.TEST17_NAMES),
+            "test14": (pred[:, test17[:official]], target17[:, :official], sk.TEST14_NAMES)}
 
 
 def group_results(pred: torch.Tensor, target: torch.Tensor, meta: dict[str, np.ndarray]) -> list[dict]:

@@ -48,6 +48,9 @@ RIGHT_JOINTS = tuple(i for i, n in enumerate(JOINT_NAMES) if n.startswith("right
 TEST17_INDICES = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
 TEST17_NAMES = tuple(JOINT_NAMES[i] for i in TEST17_INDICES)
 TEST17_ROOT = TEST17_NAMES.index("pelvis")
+# The official evaluation script's PCK/AUC "total" averages the first 14 of them: its joint
+# groups (head top, neck, shoulders, elbows, wrists, hips, knees, ankles) leave out pelvis, spine, head.
+TEST14_NAMES = TEST17_NAMES[:14]
 TEST17_EDGES = tuple(
     (TEST17_INDICES.index(p), TEST17_INDICES.index(c))
     for p, c in ((4, 3), (3, 5), (5, 6), (6, 7), (5, 9), (9, 10), (10, 11), (5, 14), (14, 15), (15, 16),

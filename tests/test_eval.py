@@ -69,6 +69,9 @@ def test_scores_the_held_out_poses_and_writes_every_number(pose_file, weights, t
     assert list(all28["per_joint_mpjpe"]) == list(sk.JOINT_NAMES)
     assert list(test17["per_joint_mpjpe"]) == list(sk.TEST17_NAMES)
     assert 0 <= all28["auc"] <= all28["pck150"] <= 100
+    official = results["joint_sets"]["test14"]  # the official total leaves out pelvis, spine and head
+    assert list(official["per_joint_mpjpe"]) == list(sk.TEST17_NAMES[:14])
+    assert official["pck150"] == pytest.approx(metrics.pck(metrics.joint_errors(pred[:, idx[:14]], val.pose3d[:, idx[:14]])).item(), rel=1e-5)
 
     # Rows per subject and sequence, which together hold every evaluated pose.
     groups = results["groups"]
@@ -102,7 +105,7 @@ def test_a_17_joint_file_is_scored_on_its_17_joints(pose_file, weights, tmp_path
     report = tmp_path / "test17.json"
     run_eval("--data", str(tmp_path / "test17.npz"), "--weights", str(weights), "--split", "all", "--json", str(report))
     results = json.loads(report.read_text())
-    assert list(results["joint_sets"]) == ["test17"] and results["group_joint_set"] == "test17"
+    assert list(results["joint_sets"]) == ["test17", "test14"] and results["group_joint_set"] == "test17"
     assert results["joint_sets"]["test17"]["num_poses"] == 1200
 
 
