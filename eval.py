@@ -71,7 +71,9 @@ def load_poses(args: argparse.Namespace, checkpoint: dict, device: torch.device)
     val_fraction = args.val_fraction
     if val_fraction is None:
         val_fraction = training_setting(checkpoint, "val_fraction", dl.DEFAULT_VAL_FRACTION)
-    return dl.MPIINF3DHPDataset(pose_source(args), args.split, val_fraction, device=device)
+    source = pose_source(args)
+    name = source if isinstance(source, str) else f"{args.synthetic} synthetic poses (data seed {args.data_seed})"
+    return dl.MPIINF3DHPDataset(source, args.split, val_fraction, device=device, name=name)
 
 
 @torch.no_grad()
