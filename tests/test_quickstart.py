@@ -1,0 +1,68 @@
+"""The bundled default model and the README's quick start, as a new user runs them."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import data_loader as dl
+import metrics
+import model
+import skeleton_utils as sk
+import synthetic
+
+REPO = Path(__file__).resolve().parents[1]
+# The model card's regression check: "... (N poses, seed S): MPJPE X mm, PA-MPJPE Y mm ..."
+CARD_CHECK = re.compile(r"fresh synthetic check \(([\d,]+) poses, seed (\d+)\): MPJPE ([\d.]+) mm, PA-MPJPE ([\d.]+) mm")
+# How far the measured MPJPE may drift from the card before the test calls it a regression.
+MARGIN_MM = 2.0
+
+
+def model_card_check() -> tuple[int, int, float, float]:
+    match = CARD_CHECK.search((REPO / "README.md").read_text())
+    assert match, "README.md's model card must state the fresh synthetic check"
+    n, seed, mpjpe, pa_mpjpe = match.groups()
+    return int(n.replace(",", "")), int(seed), float(mpjpe), float(pa_mpjpe)
+
+
+def test_bundled_weights_are_small_self_describing_and_for_detectors():
+    assert os.path.getsize(model.BUNDLED_WEIGHTS) < 10 * 2**20
+    checkpoint = model.read_checkpoint(model.BUNDLED_WEIGHTS)
+    assert checkpoint["arch"] == "gcn_transformer" and checkpoint["input_mode"] == "mediapipe"
+    stats = np.load(REPO / "pretrained" / dl.NORM_STATS_FILE)
+    assert np.allclose(stats, checkpoint["norm_stats"].numpy())
+
+
+def test_bundled_weights_reach_the_model_card_mpjpe_on_fresh_synthetic_poses():
+    n, seed, card_mpjpe, card_pa_mpjpe = model_card_check()
+    poses = synthetic.generate_poses(n, seed=seed)
+    pose2d = torch.as_tensor(poses["pose2d"])
+    pose3d = torch.as_tensor(poses["pose3d"])
+    pose3d = pose3d - pose3d[:, sk.ROOT: sk.ROOT + 1]
+    lifter, _ = model.load_lifter(model.BUNDLED_WEIGHTS)
+    with torch.no_grad():
+        pred = lifter(dl.model_input_from_ground_truth(pose2d, "mediapipe"))
+    assert abs(float(metrics.mpjpe(pred, pose3d)) - card_mpjpe) < MARGIN_MM
+    assert abs(float(metrics.pa_mpjpe(pred, pose3d)) - card_pa_mpjpe) < MARGIN_MM
+
+
+def test_quick_start_lifts_the_bundled_photo(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "infer.py"), "--demo"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    outputs = ["grace_hopper_overlay_coco17.jpg", "grace_hopper_pose3d.png", "grace_hopper_pose.json"]
+    for name in outputs:
+        assert (tmp_path / name).stat().st_size > 1000
+        assert name in proc.stdout  # the user is told where the outputs are
+    record = json.loads((tmp_path / "grace_hopper_pose.json").read_text())
+    assert Path(record["weights"]).resolve() == Path(model.BUNDLED_WEIGHTS).resolve()
+    pose3d = np.array([joint["mm"] for joint in record["joints"]])
+    assert pose3d.shape == (28, 3) and np.isfinite(pose3d).all()
+    bones = sk.bone_lengths(pose3d)
+    assert 5 < bones.min() and bones.max() < 650  # no collapsed bone, none longer than an adult's thigh
+    head, pelvis = pose3d[sk.J["head"]], pose3d[sk.ROOT]
+    assert head[1] < pelvis[1] - 300  # upright: the head is well above the pelvis (y points down)
