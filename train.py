@@ -659,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {err}") from err
     finally:
         if runtime.distributed:
+            # Rank 0 is still writing the last epoch's files when the others finish: leaving the
+            # group before it is there can hang the shutdown (seen with gloo), so wait for it.
+            dist.barrier()
             dist.destroy_process_group()
 
 
