@@ -192,18 +192,19 @@ MEDIAPIPE_DETECTOR_SOURCES = {
 }
 
 
-def _mediapipe_matrix() -> np.ndarray:
-    """(28, 33) weights taking MediaPipe landmarks to all 28 joints."""
-    detector_from_mp = np.zeros((len(DETECTOR_JOINTS), len(MEDIAPIPE_LANDMARKS)))
+def _mediapipe_detector_matrix() -> np.ndarray:
+    """(17, 33) weights averaging each detector joint's MediaPipe landmarks."""
+    weights = np.zeros((len(DETECTOR_JOINTS), len(MEDIAPIPE_LANDMARKS)))
     for k, name in enumerate(DETECTOR_JOINT_NAMES):
         sources = MEDIAPIPE_DETECTOR_SOURCES[name]
-        detector_from_mp[k, [_MP[s] for s in sources]] = 1.0 / len(sources)
-    return SYNTHESIS_MATRIX @ detector_from_mp
+        weights[k, [_MP[s] for s in sources]] = 1.0 / len(sources)
+    return weights
 
 
+_MEDIAPIPE_TO_DETECTOR = _mediapipe_detector_matrix()
 # MEDIAPIPE_TO_MPIINF[j, m] is the weight of landmark m in joint j. Joints the detector
 # sees use their landmarks directly; the rest come from synthesize_joints().
-MEDIAPIPE_TO_MPIINF = _mediapipe_matrix()
+MEDIAPIPE_TO_MPIINF = SYNTHESIS_MATRIX @ _MEDIAPIPE_TO_DETECTOR
 VISIBILITY_THRESHOLD = 0.5
 
 
@@ -211,17 +212,15 @@ def mediapipe_to_mpiinf(landmarks):
     """(..., 33, 3) MediaPipe (x, y, visibility) -> (..., 28, 3) joints (x, y, visibility).
 
     Visibility is first made binary at VISIBILITY_THRESHOLD, as in training, where a
-    joint is either seen or dropped.
+    joint is either seen or dropped: a detector joint is seen when all its landmarks are.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.shape[-2:] != (len(MEDIAPIPE_LANDMARKS), 3):
         raise ValueError(f"expected (..., 33, 3) MediaPipe landmarks (x, y, visibility), got {landmarks.shape}")
-    detector = np.zeros(landmarks.shape[:-2] + (len(DETECTOR_JOINTS), 3))
-    for k, name in enumerate(DETECTOR_JOINT_NAMES):
-        sources = [_MP[s] for s in MEDIAPIPE_DETECTOR_SOURCES[name]]
-        detector[..., k, :2] = landmarks[..., sources, :2].mean(-2)
-        detector[..., k, 2] = (landmarks[..., sources, 2] >= VISIBILITY_THRESHOLD).all(-1)
-    return synthesize_joints(detector)
+    xy = _MEDIAPIPE_TO_DETECTOR @ landmarks[..., :2]
+    # The mean of 0/1 flags reaches 1 only when every landmark of the joint is seen.
+    seen = _MEDIAPIPE_TO_DETECTOR @ (landmarks[..., 2:] >= VISIBILITY_THRESHOLD)
+    return synthesize_joints(np.concatenate([xy, (seen > 1 - 1e-9).astype(np.float64)], axis=-1))
 
 
 # ---------------------------------------------------------------------------
