@@ -3,6 +3,7 @@
     python eval.py --data mpi_inf_combined.npz --bs 64                # the poses train.py held out
     python eval.py --data mpi_inf_3dhp_test.npz --split all --json test.json   # every pose of a file
     python eval.py --synthetic 200000 --weights runs/synthetic/best_model_weights.pth
+    python eval.py --mocap ../shared/mocap/cmu ../shared/mocap/cmu_cc   # the real-motion validation clips
 
 By default the poses are the held-out split that train.py validated on (same file, same
 deterministic split, the validation fraction recorded in the checkpoint). The model input is
@@ -26,7 +27,6 @@ import data_loader as dl
 import metrics
 import model as mdl
 import skeleton_utils as sk
-from train import pose_source
 
 JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints",
                     "test14": "14 joints of the official PCK/AUC total"}
@@ -35,11 +35,7 @@ GROUP_KEYS = ("subject", "sequence")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="mpi_inf_combined.npz", help="pose .npz file (default: %(default)s)")
-    p.add_argument("--synthetic", type=int, metavar="N",
-                   help="evaluate on the held-out subjects of N synthetic poses, as train.py --synthetic N made them")
-    p.add_argument("--data-seed", type=int,
-                   help="seed of the synthetic poses (default: the checkpoint's training run, else 0)")
+    dl.add_source_arguments(p, seed_default=None)
     p.add_argument("--weights", help=mdl.WEIGHTS_HELP)
     p.add_argument("--split", choices=("val", "all"), default="val",
                    help="val: the poses training held out; all: every pose in the file (default: %(default)s)")
@@ -51,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda or cpu (default: cuda when available, else cpu)")
     args = p.parse_args(argv)
+    dl.check_source_arguments(p, args)
     args.weights = args.weights or mdl.default_weights()
     if args.bs < 1:
         p.error("--bs must be at least 1")
@@ -71,9 +68,8 @@ def load_poses(args: argparse.Namespace, checkpoint: dict, device: torch.device)
     val_fraction = args.val_fraction
     if val_fraction is None:
         val_fraction = training_setting(checkpoint, "val_fraction", dl.DEFAULT_VAL_FRACTION)
-    source = pose_source(args)
-    name = source if isinstance(source, str) else f"{args.synthetic} synthetic poses (data seed {args.data_seed})"
-    return dl.MPIINF3DHPDataset(source, args.split, val_fraction, device=device, name=name)
+    arrays, name = dl.load_pose_sources(args)
+    return dl.MPIINF3DHPDataset(arrays, args.split, val_fraction, device=device, name=name)
 
 
 @torch.no_grad()
@@ -98,9 +94,10 @@ def joint_sets(pred: torch.Tensor, target: torch.Tensor) -> dict[str, tuple[torc
             "test14": (pred[:, test17[:official]], target17[:, :official], sk.TEST14_NAMES)}
 
 
-def group_results(pred: torch.Tensor, target: torch.Tensor, meta: dict[str, np.ndarray]) -> list[dict]:
+def group_results(pred: torch.Tensor, target: torch.Tensor, names: tuple, meta: dict[str, np.ndarray],
+                  keys: tuple[str, ...] = GROUP_KEYS) -> list[dict]:
     """Metrics per subject / sequence (whichever the file records), on the file's main joint set."""
-    keys = [key for key in GROUP_KEYS if key in meta]
+    keys = [key for key in keys if key in meta]
     if not keys:
         return []
     labels = np.stack([meta[key] for key in keys], axis=1)
@@ -108,7 +105,17 @@ def group_results(pred: torch.Tensor, target: torch.Tensor, meta: dict[str, np.n
     for label in np.unique(labels, axis=0):
         mask = torch.from_numpy((labels == label).all(axis=1))
         rows.append({**{key: value.item() for key, value in zip(keys, label)},
-                     **metrics.compute_metrics(pred[mask], target[mask])})
+                     **metrics.compute_metrics(pred[mask], target[mask], names)})
+    return rows
+
+
+def source_results(pred: torch.Tensor, target: torch.Tensor, names: tuple, dataset: dl.MPIINF3DHPDataset) -> list[dict]:
+    """Metrics per pose source (synthetic, motion capture, a file) when the poses combine several."""
+    if len(np.unique(dataset.meta.get("source", [0]))) < 2:
+        return []
+    rows = group_results(pred, target, names, dataset.meta, keys=("source",))
+    for row in rows:
+        row["source"] = dataset.source_names[row["source"]]
     return rows
 
 
@@ -120,7 +127,8 @@ def evaluate(pred: torch.Tensor, dataset: dl.MPIINF3DHPDataset) -> dict:
     return {
         "joint_sets": {name: metrics.compute_metrics(p, t, names) for name, (p, t, names) in sets.items()},
         "group_joint_set": main_set,
-        "groups": group_results(*sets[main_set][:2], dataset.meta),
+        "groups": group_results(*sets[main_set], dataset.meta),
+        "sources": source_results(*sets[main_set], dataset),
     }
 
 
@@ -137,18 +145,23 @@ def format_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-SCORE_HEADER = ["poses", "MPJPE", "PA-MPJPE", "PCK@150", "AUC"]
+SCORE_HEADER = ["poses", "MPJPE", "PA-MPJPE", "PCK@150", "AUC", "limb angle"]
 
 
 def score_cells(m: dict) -> list:
-    return [f"{m['num_poses']:,}", m["mpjpe"], m["pa_mpjpe"], m["pck150"], m["auc"]]
+    return [f"{m['num_poses']:,}", m["mpjpe"], m["pa_mpjpe"], m["pck150"], m["auc"], m["limb_angle"]]
 
 
 def format_report(results: dict) -> str:
     sets = results["joint_sets"]
     parts = [format_table(["joints"] + SCORE_HEADER, [[JOINT_SET_TITLES[n]] + score_cells(m) for n, m in sets.items()]),
-             "MPJPE and PA-MPJPE in mm, PCK and AUC in %, root-relative at the pelvis.",
+             "MPJPE and PA-MPJPE in mm, PCK and AUC in %, root-relative at the pelvis; limb angle: mean degrees "
+             "between predicted and true upper-arm, forearm, thigh and shin directions.",
              ""]
+    if results["sources"]:
+        parts += [f"per source ({JOINT_SET_TITLES[results['group_joint_set']]})",
+                  format_table(["source"] + SCORE_HEADER, [[row["source"]] + score_cells(row) for row in results["sources"]]),
+                  ""]
     main_set = results["group_joint_set"]
     per_joint = sets[main_set]["per_joint_mpjpe"]
     parts.append(format_table(["joint", "MPJPE"], [[name, error] for name, error in per_joint.items()]))
@@ -184,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json(args.json, {
             "weights": args.weights, "arch": checkpoint["arch"], "input_mode": checkpoint["input_mode"],
-            "data": dataset.name if args.synthetic is None else f"synthetic {args.synthetic} (data seed {args.data_seed})",
+            "data": dataset.name,
             "split": args.split, "split_description": dataset.split_description, "flip": args.flip, **results,
         })
         print(f"\nwrote {args.json}")

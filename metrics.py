@@ -5,6 +5,9 @@ arrays; every function returns the kind it was given (torch functions stay diffe
 so train.py uses mpjpe() as its loss). Protocols as in the literature:
 - MPJPE (Protocol 1): mean Euclidean joint error.
 - PA-MPJPE (Protocol 2): the same after a per-pose similarity (Procrustes) alignment.
+- Limb angle: degrees between the predicted and true directions of the upper arms, forearms,
+  thighs and shins (skeleton_utils.LIMBS). Blind to body size and to where a data source puts
+  its joint centres along a limb, it compares fairly across data sets.
 - PCK: percentage of joints closer than 150 mm; AUC: PCK averaged over the thresholds
   0, 5, ..., 150 mm. As in the official MPI-INF-3DHP evaluation, a joint counts as correct
   when its error is strictly below the threshold.
@@ -15,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+
+import skeleton_utils as sk
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = tuple(5.0 * i for i in range(31))
@@ -82,6 +87,21 @@ def auc(errors, thresholds: Sequence[float] = AUC_THRESHOLDS_MM):
     return _like(100.0 * (e[..., None] < levels).double().mean(), errors)
 
 
+def limb_angles(pred, target, joint_names: Sequence[str] = sk.JOINT_NAMES):
+    """Angle in degrees between predicted and true limb directions, (..., len(LIMBS))."""
+    p, t = _as_tensor(pred), _as_tensor(target)
+    starts = [list(joint_names).index(a) for a, _ in sk.LIMBS]
+    ends = [list(joint_names).index(b) for _, b in sk.LIMBS]
+    dp, dt = p[..., ends, :] - p[..., starts, :], t[..., ends, :] - t[..., starts, :]
+    cos = (dp * dt).sum(-1) / (torch.linalg.vector_norm(dp, dim=-1) * torch.linalg.vector_norm(dt, dim=-1)).clamp_min(1e-9)
+    return _like(torch.rad2deg(torch.arccos(cos.clamp(-1.0, 1.0))), pred)
+
+
+def limb_angle_error(pred, target, joint_names: Sequence[str] = sk.JOINT_NAMES):
+    """Mean limb-direction angle error in degrees over all poses and limbs."""
+    return _like(_as_tensor(limb_angles(pred, target, joint_names)).mean(), pred)
+
+
 def per_joint_mpjpe(pred, target):
     """Mean error of each joint over all poses, (J,)."""
     errors = _as_tensor(joint_errors(pred, target))
@@ -89,7 +109,8 @@ def per_joint_mpjpe(pred, target):
 
 
 def compute_metrics(pred, target, joint_names: Sequence[str] | None = None) -> dict:
-    """MPJPE and PA-MPJPE (mm), PCK@150 and AUC (%), and with joint names the per-joint MPJPE.
+    """MPJPE and PA-MPJPE (mm), PCK@150 and AUC (%), the limb angle error (degrees) and, with joint
+    names, the per-joint MPJPE. Without joint names the joints are the 28 of skeleton_utils.
 
     The values are Python floats, ready for printing or JSON.
     """
@@ -102,6 +123,7 @@ def compute_metrics(pred, target, joint_names: Sequence[str] | None = None) -> d
         "pa_mpjpe": float(pa_mpjpe(p, t)),
         "pck150": float(pck(errors)),
         "auc": float(auc(errors)),
+        "limb_angle": float(limb_angle_error(p, t, joint_names or sk.JOINT_NAMES)),
     }
     if joint_names is not None:
         if len(joint_names) != errors.shape[-1]:

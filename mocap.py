@@ -70,13 +70,6 @@ class Clip:
         return 1.0 / self.frame_time
 
 
-def _tokens(text: str):
-    """(line number, token) pairs of the HIERARCHY part."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        for token in line.split():
-            yield number, token
-
-
 def _parse_hierarchy(lines: list[str], path: str) -> tuple[Skeleton, int]:
     """Parse from 'HIERARCHY' to 'MOTION'; returns the skeleton and the index of the MOTION line."""
     names, parents, offsets, channels = [], [], [], []
@@ -593,3 +586,39 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     say(f"motion capture: {len(clips)} clips of {len(subjects)} performers -> {len(arrays['pose2d'])} poses "
         f"({fps:g} fps x {views} views), {held} of them in the validation clips")
     return arrays
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clips", nargs="+", help="BVH files or folders of them (searched recursively)")
+    parser.add_argument("--out", required=True, help="output .npz in the data contract")
+    parser.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames kept per second (default: %(default)s)")
+    parser.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="virtual cameras per clip (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the cameras and bodies (default: %(default)s)")
+    parser.add_argument("--units", choices=sorted(UNIT_TO_MM), help="the files' length unit (default: inferred from the body)")
+    parser.add_argument("--validation", nargs="*", default=list(DEFAULT_VALIDATION), metavar="PATTERN",
+                        help="clips held out for validation, as glob patterns on 'folder/file.bvh' or 'file.bvh' "
+                             "(default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    args = parser.parse_args(argv)
+    if os.path.exists(args.out) and not args.force:
+        parser.error(f"{args.out} already exists; pass --force to overwrite it or choose another --out")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        parser.error(f"the folder of --out {args.out} does not exist; create it first")
+    started = time.perf_counter()
+    try:
+        arrays = import_clips(args.clips, args.fps, args.views, args.seed, args.units, tuple(args.validation))
+    except (BvhError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    from synthetic import save_npz  # the one atomic .npz writer
+    save_npz(arrays, args.out)
+    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

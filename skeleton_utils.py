@@ -58,6 +58,11 @@ TEST17_EDGES = tuple(
 )
 
 
+# The limbs whose direction the limb-angle metric scores: upper arm, forearm, thigh, shin, both sides.
+LIMBS = tuple((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
+              for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")))
+
+
 def bone_lengths(pose: np.ndarray) -> np.ndarray:
     """Lengths of the 27 bones of (..., 28, D) joints, shape (..., 27). NumPy or torch."""
     parents = [p for p, _ in MPIINF_EDGES]

@@ -417,8 +417,8 @@ def _neutral(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     for side in SIDES:
         a.update({f"{side}_{dof}": values for dof, values in dict(
             clav_elev=u(-3, 5), clav_prot=u(-5, 8), shoulder_elev=u(3, 10), shoulder_plane=u(-20, 40),
-            shoulder_rot=u(0, 30), elbow_flex=u(5, 25), forearm_pron=u(-10, 40), wrist_flex=u(-5, 20),
-            wrist_dev=u(-5, 15), hip_flex=u(-4, 6), hip_abd=u(-1, 5), hip_rot=u(-12, 5), knee_flex=u(0, 8),
+            shoulder_rot=u(0, 30), elbow_flex=u(5, 40), forearm_pron=u(-10, 40), wrist_flex=u(-5, 20),
+            wrist_dev=u(-5, 15), hip_flex=u(-4, 6), hip_abd=u(-1, 5), hip_rot=u(-12, 5), knee_flex=u(0, 18),
             tibia_rot=rng.normal(0, 4, n), foot_abd=u(-3, 10), toe_ext=u(-5, 5)).items()})
     return a
 
@@ -611,6 +611,23 @@ _ARMS_RAISED = (
     _Variant(0.15, {"both_shoulder_elev": (70, 100), "both_shoulder_plane": (-10, 30), "both_shoulder_rot": (-90, -60),
                     "both_elbow_flex": (70, 110)}),
 )
+# Sport and play (../shared/mocap's basketball, soccer, dance): the ready stance with bent knees and
+# a forward trunk, wide stances, lunges and a leg lifted high. Real motion capture spends much time
+# at 20-50 degrees of knee flexion, where the other activities are rare (synthetic.py --compare-real).
+_SPORTS = (
+    _Variant(0.40, {"pelvis_tilt": (5, 25), "both_hip_flex": (15, 45), "both_knee_flex": (20, 55),
+                    "both_hip_abd": (5, 20), "spine_flex": (5, 30), "both_elbow_flex": (30, 100)},
+             arms=((0.4, "front", "front"), (0.3, "gesture", "gesture"), (0.3, _HANG, _HANG))),
+    _Variant(0.25, {"pelvis_tilt": (0, 20), "left_hip_flex": (30, 70), "left_knee_flex": (30, 75),
+                    "right_hip_flex": (-15, 10), "right_knee_flex": (10, 40), "spine_flex": (0, 25),
+                    "both_hip_abd": (0, 15)}, arms=((0.5, "gesture", "gesture"), (0.5, _HANG, _HANG)), balance=False),
+    _Variant(0.20, {"both_hip_abd": (12, 30), "both_knee_flex": (15, 45), "both_hip_flex": (5, 30),
+                    "both_hip_rot": (-30, -5), "spine_twist": (-30, 30)},
+             arms=((0.5, "point", "gesture"), (0.5, "front", _HANG))),
+    _Variant(0.15, {"left_hip_flex": (50, 100), "left_hip_abd": (0, 40), "left_knee_flex": (10, 90),
+                    "right_knee_flex": (5, 30), "spine_flex": (-10, 15)},
+             arms=((0.6, "side_out", "side_out"), (0.4, "gesture", "gesture")), plant=("right",)),
+)
 _CROUCHING = (
     _Variant(0.30, {"pelvis_tilt": (30, 60), "both_hip_flex": (75, 100), "both_knee_flex": (120, 150),
                     "spine_flex": (15, 40), "both_hip_abd": (5, 25), "both_hip_rot": (-25, 0)},
@@ -748,11 +765,13 @@ _SAMPLERS = {
     "crouching": partial(_apply_variants, _CROUCHING),
     "lying": partial(_apply_variants, _LYING),
     "exercise": partial(_apply_variants, _EXERCISE),
+    "sports": partial(_apply_variants, _SPORTS),
     "random": _random_pose,
 }
 ACTIVITY_WEIGHTS = {
-    "standing": 0.16, "walking": 0.13, "running": 0.06, "sitting": 0.12, "squatting": 0.06, "bending": 0.07,
-    "reaching": 0.08, "arms_raised": 0.06, "crouching": 0.06, "lying": 0.04, "exercise": 0.06, "random": 0.10,
+    "standing": 0.13, "walking": 0.13, "running": 0.06, "sitting": 0.12, "squatting": 0.06, "bending": 0.07,
+    "reaching": 0.08, "arms_raised": 0.06, "crouching": 0.06, "lying": 0.04, "exercise": 0.06, "sports": 0.08,
+    "random": 0.05,
 }
 ACTIVITIES = tuple(ACTIVITY_WEIGHTS)
 
@@ -989,6 +1008,98 @@ def generate_poses(n: int, seed: int = 0, num_subjects: int | None = None) -> di
 
 
 # ---------------------------------------------------------------------------
+# Comparing with real motion: joint angles measured on 28-joint poses
+# ---------------------------------------------------------------------------
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arccos(np.clip(np.sum(_unit(a) * _unit(b), axis=-1), -1.0, 1.0)))
+
+
+def measured_angles(pose: np.ndarray, up: np.ndarray) -> dict[str, np.ndarray]:
+    """Anatomical angles (deg) measured on (N, 28, 3) joints in any frame whose upward direction is
+    `up` ((N, 3) or (3,)), both sides pooled.
+
+    Pelvis frame: x = right hip -> left hip, y = pelvis -> spine2 made orthogonal to x, z = x cross y
+    (forward). Flexions are 0 when straight; hip flexion and abduction are the thigh's angles in
+    the pelvis's sagittal and frontal planes; trunk lean is the pelvis -> neck line's forward tilt
+    from the vertical (rigs disagree on where their spine joints sit, the vertical does not); spine twist the shoulder line's turn from the hip line about the trunk;
+    shoulder elevation the upper arm's angle from the trunk's downward line (0 hanging, 180 overhead);
+    head pitch the neck -> head line's forward tilt from the trunk line.
+    """
+    p = lambda name: pose[:, J[name]]
+    x = _unit(p("left_hip") - p("right_hip"))
+    spine = p("spine2") - p("pelvis")
+    y = _unit(spine - np.sum(spine * x, -1, keepdims=True) * x)
+    z = np.cross(x, y)
+    trunk = p("neck") - p("pelvis")
+    angles = {name: [] for name in ("knee flexion", "hip flexion", "hip abduction", "elbow flexion",
+                                    "shoulder elevation")}
+    for side, outward in (("left", 1.0), ("right", -1.0)):
+        thigh = p(f"{side}_knee") - p(f"{side}_hip")
+        angles["knee flexion"].append(180.0 - _angle(p(f"{side}_hip") - p(f"{side}_knee"), p(f"{side}_ankle") - p(f"{side}_knee")))
+        angles["hip flexion"].append(np.degrees(np.arctan2(np.sum(thigh * z, -1), -np.sum(thigh * y, -1))))
+        angles["hip abduction"].append(np.degrees(np.arcsin(np.clip(outward * np.sum(_unit(thigh) * x, -1), -1, 1))))
+        angles["elbow flexion"].append(180.0 - _angle(p(f"{side}_shoulder") - p(f"{side}_elbow"), p(f"{side}_wrist") - p(f"{side}_elbow")))
+        angles["shoulder elevation"].append(_angle(p(f"{side}_elbow") - p(f"{side}_shoulder"), -trunk))
+    out = {name: np.concatenate(values) for name, values in angles.items()}
+    up = _unit(np.broadcast_to(up, trunk.shape).astype(np.float64))
+    ahead = _unit(z - np.sum(z * up, -1, keepdims=True) * up)  # the pelvis's forward, made horizontal
+    out["trunk lean"] = np.degrees(np.arctan2(np.sum(trunk * ahead, -1), np.sum(trunk * up, -1)))
+    axis = _unit(trunk)
+    flat = lambda v: v - np.sum(v * axis, -1, keepdims=True) * axis
+    shoulders, hips = flat(p("left_shoulder") - p("right_shoulder")), flat(p("left_hip") - p("right_hip"))
+    out["spine twist"] = np.degrees(np.arctan2(np.sum(np.cross(hips, shoulders) * axis, -1), np.sum(hips * shoulders, -1)))
+    head = p("head") - p("neck")
+    out["head pitch"] = np.degrees(np.arctan2(np.sum(head * z, -1), np.sum(head * _unit(trunk), -1)))
+    return out
+
+
+COMPARE_BINS = 36
+
+
+def uncovered_share(real: np.ndarray, synthetic: np.ndarray, bins: np.ndarray) -> float:
+    """Share of real poses in histogram bins where synthetic poses are at least 5x rarer: how much
+    of what real people do the generator (almost) never shows."""
+    r = np.histogram(real, bins)[0] / len(real)
+    s = np.histogram(synthetic, bins)[0] / len(synthetic)
+    return float(r[s < 0.2 * r].sum())
+
+
+def compare_with_real(real: np.ndarray, synthetic_poses: np.ndarray, synthetic_up: np.ndarray,
+                      path: str | None = None) -> dict[str, float]:
+    """Per angle, the share of real (y-up world) poses the generator does not cover; with `path`, a
+    figure of the real and synthetic angle distributions side by side."""
+    real_angles = measured_angles(real, np.array([0.0, 1.0, 0.0]))
+    synth_angles = measured_angles(synthetic_poses, synthetic_up)
+    report = {}
+    for name in real_angles:
+        both = np.concatenate([real_angles[name], synth_angles[name]])
+        bins = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
+        report[name] = uncovered_share(real_angles[name], synth_angles[name], bins)
+    if path:
+        from matplotlib.figure import Figure
+
+        from visualize import save_figure
+
+        fig = Figure(figsize=(16, 8))
+        for k, name in enumerate(real_angles):
+            ax = fig.add_subplot(2, 4, k + 1)
+            both = np.concatenate([real_angles[name], synth_angles[name]])
+            bins = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
+            ax.hist(synth_angles[name], bins, density=True, alpha=0.5, label="synthetic.py")
+            ax.hist(real_angles[name], bins, density=True, alpha=0.5, label="real motion capture")
+            ax.set_title(f"{name}: {100 * report[name]:.0f}% of real uncovered")
+            ax.set_xlabel("degrees")
+        fig.axes[0].legend()
+        fig.tight_layout()
+        save_figure(fig, path)
+    return report
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 def activity_mix(activity: np.ndarray) -> str:
@@ -1041,6 +1152,24 @@ def save_preview(arrays: dict[str, np.ndarray], up: np.ndarray, path: str, seed:
     save_figure(fig, path)
 
 
+def compare_command(args: argparse.Namespace) -> None:
+    import mocap
+
+    if os.path.exists(args.out) and not args.force:
+        raise SystemExit(f"{args.out} already exists; pass --force to overwrite it or choose another --out.")
+    try:
+        real = np.concatenate([mocap.load_clip_joints(path)[0] for path in mocap.find_clips(args.compare_real)])
+    except mocap.BvhError as err:
+        raise SystemExit(f"error: {err}") from err
+    poses, details = generate_with_details(args.n, args.seed, keep_angles=False)
+    report = compare_with_real(real, poses["pose3d"].astype(np.float64), details["up"].astype(np.float64), args.out)
+    print(f"{len(real)} real frames vs {args.n} synthetic poses: share of real poses in angle ranges the "
+          f"generator (almost) never shows (bins where it is 5x rarer)")
+    for name, share in sorted(report.items(), key=lambda item: -item[1]):
+        print(f"  {name:20s} {100 * share:5.1f}%")
+    print(f"figure: {args.out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output .npz (data contract arrays)")
@@ -1049,8 +1178,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subjects", type=int, default=None,
                         help=f"number of bodies (default: one per {POSES_PER_SUBJECT} poses)")
     parser.add_argument("--preview", help="also draw 25 random poses into this image (e.g. synth.png)")
+    parser.add_argument("--compare-real", nargs="+", metavar="BVH",
+                        help="compare the joint angles of these real clips (files or folders) with the generated "
+                             "poses': prints the share of real poses the generator does not cover, per angle, and "
+                             "draws both distributions into --out (a .png) instead of writing poses")
     parser.add_argument("--force", action="store_true", help="overwrite --out and --preview if they exist")
     args = parser.parse_args(argv)
+    if args.compare_real:
+        return compare_command(args)
     for option, path in (("--out", args.out), ("--preview", args.preview)):
         if path and os.path.exists(path) and not args.force:
             raise SystemExit(f"{path} already exists; pass --force to overwrite it or choose another {option}.")
