@@ -138,9 +138,13 @@ def focal_length(width: int, height: int, given_px: float | None = None,
     return default, f"default {DEFAULT_HORIZONTAL_FOV_DEG:g} degree horizontal field of view"
 
 
-def centred_intrinsics(width: int, height: int, focal_px: float) -> np.ndarray:
-    """(4,) fx, fy, cx, cy of a camera with square pixels and the principal point at the image centre."""
-    return np.array([focal_px, focal_px, width / 2, height / 2])
+def image_intrinsics(shape: tuple[int, ...], given_px: float | None = None,
+                     photo: str | os.PathLike | None = None) -> tuple[np.ndarray, str]:
+    """(4,) fx, fy, cx, cy for an image of `shape` (height, width, ...): square pixels, the principal
+    point at the image centre, the focal length from focal_length(); and where that came from."""
+    height, width = shape[:2]
+    focal, source = focal_length(width, height, given_px, photo)
+    return np.array([focal, focal, width / 2, height / 2]), source
 
 
 def solve_translation(pixels: np.ndarray, weights: np.ndarray, pose3d: np.ndarray, intrinsics: np.ndarray,
@@ -200,3 +204,21 @@ def place_pelvis(joints2d: np.ndarray, pose3d: np.ndarray, intrinsics: np.ndarra
 def placement_error(joints2d: np.ndarray, pose3d: np.ndarray, pelvis: np.ndarray, intrinsics: np.ndarray) -> float:
     """The mean reprojection error in pixels of a pose placed at `pelvis`, over the joints place_pelvis uses."""
     return reprojection_error(joints2d[:, :2], detector_weights(joints2d), pose3d, pelvis, intrinsics)
+
+
+# What the placement fields of infer.py's JSON records mean, beside the code that computes them.
+PLACEMENT_COORDINATES = {
+    "pelvis_camera_mm": "the pelvis in camera space, mm (x right, y down, z away, the camera at 0): where the 3D "
+                        "joints, moved there, best reproject onto the detected joints (least squares, weighted by "
+                        "visibility); scale and distance follow from the model's body size and focal_px",
+    "focal_px": "the pinhole camera's focal length in pixels (principal point at the image centre): --focal, else "
+                "the photo's EXIF 35 mm-equivalent focal length, else a "
+                f"{DEFAULT_HORIZONTAL_FOV_DEG:g} degree horizontal field of view",
+    "reprojection_error_px": "mean pixel distance between the detected joints and the placed 3D joints projected",
+}
+
+
+def placement_record(joints2d: np.ndarray, pose3d: np.ndarray, pelvis: np.ndarray, intrinsics: np.ndarray) -> dict:
+    """The PLACEMENT_COORDINATES fields of a placed pose, JSON-ready."""
+    return {"pelvis_camera_mm": np.round(pelvis, 1).tolist(), "focal_px": round(float(intrinsics[0]), 1),
+            "reprojection_error_px": round(placement_error(joints2d, pose3d, pelvis, intrinsics), 2)}

@@ -860,14 +860,18 @@ def camera_to_world(pose: np.ndarray) -> np.ndarray:
 
 class MotionTrack:
     """A video's lifted person, frame by frame, for the BVH: a frame without a person repeats the
-    last pose (the first pose fills frames before it), and counts as a gap."""
+    last pose (the first pose fills frames before it) and counts as a gap."""
+
+    SINGLE_FRAME_TIME = 1 / 30  # the frame time of a one-frame clip (a photo)
 
     def __init__(self):
         self._frames: list[np.ndarray | None] = []
+        self._times: list[float] = []
 
-    def add(self, joints3d: np.ndarray | None, pelvis: np.ndarray | None = None) -> None:
-        """Root-relative (28, 3) camera mm and the (3,) camera-space pelvis, or None for no person."""
-        self._frames.append(None if joints3d is None else np.asarray(joints3d, np.float64) + pelvis)
+    def add(self, joints_mm: np.ndarray | None, time_s: float = 0.0) -> None:
+        """The person's (28, 3) camera-space mm joints (x right, y down, z away), or None for no person."""
+        self._frames.append(None if joints_mm is None else np.asarray(joints_mm, np.float64))
+        self._times.append(time_s)
 
     @property
     def gaps(self) -> int:
@@ -876,7 +880,13 @@ class MotionTrack:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def bvh_text(self, fps: float) -> str | None:
+    @property
+    def frame_time(self) -> float:
+        """The median time between frames: a video's 1 / fps, a camera's actual rate."""
+        steps = np.diff(self._times)
+        return float(np.median(steps)) if len(steps) and np.median(steps) > 0 else self.SINGLE_FRAME_TIME
+
+    def bvh_text(self) -> str | None:
         """The BVH file's text, or None when no frame had a person."""
         seen = [f for f in self._frames if f is not None]
         if not seen:
@@ -885,5 +895,5 @@ class MotionTrack:
         for frame in self._frames:
             last = last if frame is None else frame
             filled.append(last)
-        clip, _ = lifted_to_clip(camera_to_world(np.stack(filled)), fps)
+        clip, _ = lifted_to_clip(camera_to_world(np.stack(filled)), 1.0 / self.frame_time)
         return format_bvh(clip)

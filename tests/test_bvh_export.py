@@ -40,10 +40,10 @@ def written(tmp_path_factory):
     """The synthetic motion written as BVH: (its path, the normalised world joints in mm it holds, the track)."""
     joints, pelvis = synthetic_motion()
     track = mocap.MotionTrack()
-    for j, p in zip(joints, pelvis):
-        track.add(j, p)
+    for f, (j, p) in enumerate(zip(joints, pelvis)):
+        track.add(j + p, f / FPS)
     path = tmp_path_factory.mktemp("bvh") / "motion.bvh"
-    path.write_text(track.bvh_text(FPS))
+    path.write_text(track.bvh_text())
     _, normalised = mocap.lifted_to_clip(mocap.camera_to_world(joints + pelvis[:, None]), FPS)
     return path, normalised, (joints, pelvis)
 
@@ -110,16 +110,16 @@ def test_frames_without_a_person_keep_the_last_pose_and_an_empty_track_writes_no
     joints, pelvis = synthetic_motion(6)
     track = mocap.MotionTrack()
     for f in range(6):
-        track.add(*((None, None) if f in (0, 3) else (joints[f], pelvis[f])))
+        track.add(None if f in (0, 3) else joints[f] + pelvis[f], f / FPS)
     assert track.gaps == 2 and len(track) == 6
-    (tmp_path / "gaps.bvh").write_text(track.bvh_text(FPS))
+    (tmp_path / "gaps.bvh").write_text(track.bvh_text())
     clip = mocap.read_bvh(tmp_path / "gaps.bvh")
-    assert len(clip.values) == 6
+    assert len(clip.values) == 6 and clip.frame_time == pytest.approx(1 / FPS)
     assert np.array_equal(clip.values[0], clip.values[1])  # before the first person: the first pose
     assert np.array_equal(clip.values[3], clip.values[2]) and not np.array_equal(clip.values[4], clip.values[3])
     empty = mocap.MotionTrack()
     empty.add(None)
-    assert empty.bvh_text(FPS) is None
+    assert empty.bvh_text() is None
 
 
 def test_blender_imports_the_file_with_every_bone_where_the_joints_are(written):

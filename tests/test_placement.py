@@ -88,4 +88,5 @@ def test_focal_length_from_the_flag_then_exif_then_the_default_field_of_view(tmp
     assert 2 * math.degrees(math.atan(200 / focal)) == pytest.approx(camera.DEFAULT_HORIZONTAL_FOV_DEG)
     assert "default" in source
     assert camera.focal_length(400, 300)[0] == focal  # a video frame: no EXIF
-    assert camera.centred_intrinsics(400, 300, focal).tolist() == [focal, focal, 200.0, 150.0]
+    intrinsics, source = camera.image_intrinsics((300, 400, 3), None, tagged)
+    assert intrinsics.tolist() == [26 * 500 / 43.27, 26 * 500 / 43.27, 200.0, 150.0] and "EXIF" in source
