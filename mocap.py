@@ -635,13 +635,21 @@ _FREE_BONES = tuple((sk.PARENTS[sk.J[c]], sk.J[c]) for c in (
     "head_top", *(f"{s}_{j}" for s in ("left", "right")
                   for j in ("elbow", "wrist", "hand", "knee", "ankle", "foot", "toe"))))
 _X, _Y, _Z = np.eye(3)
-_T_POSE = {  # rest directions, y up, the person facing +z: their left is +x
-    "hips": _X, "shoulders": _X, "spine": _Y, "head": _Y,
-    **{c: (_Y if sk.JOINT_NAMES[c] == "head_top" else
-           _Z if sk.JOINT_NAMES[c].endswith(("foot", "toe")) else
-           -_Y if sk.JOINT_NAMES[c].endswith(("knee", "ankle")) else
-           (1 if sk.JOINT_NAMES[c].startswith("left") else -1) * _X) for _, c in _FREE_BONES},
-}
+
+
+def _t_pose_direction(joint: str) -> np.ndarray:
+    """The rest direction of the free bone ending at `joint`: y up, the person facing +z, their left +x."""
+    if joint == "head_top":
+        return _Y
+    if joint.endswith(("foot", "toe")):
+        return _Z
+    if joint.endswith(("knee", "ankle")):
+        return -_Y
+    return _X if joint.startswith("left") else -_X  # arms out
+
+
+_T_POSE = {"hips": _X, "shoulders": _X, "spine": _Y, "head": _Y,
+           **{c: _t_pose_direction(sk.JOINT_NAMES[c]) for _, c in _FREE_BONES}}
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -653,17 +661,23 @@ def _without(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
     return _unit(v - (v * axis).sum(-1, keepdims=True) * axis)
 
 
+def _spine_chain(pose: np.ndarray) -> np.ndarray:
+    """(F, 6, 3): pelvis, the four spine joints and the neck as the rule places it, midway between the shoulders."""
+    neck = 0.5 * (pose[:, sk.J["left_shoulder"]] + pose[:, sk.J["right_shoulder"]])
+    return np.concatenate([pose[:, [sk.J[n] for n in _SPINE[:-1]]], neck[:, None]], axis=1)
+
+
 def _bone_directions(pose: np.ndarray) -> dict:
     """The directions normalise_for_bvh keeps: hip and shoulder lines, spine segments (F, 5, 3), head, free bones."""
     J = sk.J
     hips = _unit(pose[:, J["left_hip"]] - pose[:, J["right_hip"]])
     shoulders = _unit(pose[:, J["left_shoulder"]] - pose[:, J["right_shoulder"]])
-    neck = 0.5 * (pose[:, J["left_shoulder"]] + pose[:, J["right_shoulder"]])
-    spine = _unit(np.diff(np.concatenate([pose[:, [J[n] for n in _SPINE[:-1]]], neck[:, None]], axis=1), axis=1))
+    chain = _spine_chain(pose)
+    spine = _unit(np.diff(chain, axis=1))
     # The hips' and chest's children are rigid in their BVH joints: the spine leaves the hip line
     # at a right angle, and the neck the shoulder line.
     spine[:, 0], spine[:, -1] = _without(spine[:, 0], hips), _without(spine[:, -1], shoulders)
-    return {"hips": hips, "shoulders": shoulders, "spine": spine, "head": _unit(pose[:, J["head"]] - neck),
+    return {"hips": hips, "shoulders": shoulders, "spine": spine, "head": _unit(pose[:, J["head"]] - chain[:, -1]),
             **{c: _unit(pose[:, c] - pose[:, p]) for p, c in _FREE_BONES}}
 
 
@@ -671,11 +685,11 @@ def _bone_lengths(pose: np.ndarray) -> dict:
     """Per-bone medians over the clip (the hip and shoulder widths shared by both sides)."""
     J = sk.J
     length = lambda a, b: float(np.median(np.linalg.norm(a - b, axis=-1)))
-    ls, rs = pose[:, J["left_shoulder"]], pose[:, J["right_shoulder"]]
-    chain = np.concatenate([pose[:, [J[n] for n in _SPINE[:-1]]], 0.5 * (ls + rs)[:, None]], axis=1)
-    return {"hips": length(pose[:, J["left_hip"]], pose[:, J["right_hip"]]) / 2, "shoulders": length(ls, rs) / 2,
+    chain = _spine_chain(pose)
+    return {"hips": length(pose[:, J["left_hip"]], pose[:, J["right_hip"]]) / 2,
+            "shoulders": length(pose[:, J["left_shoulder"]], pose[:, J["right_shoulder"]]) / 2,
             "spine": float(np.median(np.linalg.norm(np.diff(chain, axis=1), axis=-1).sum(1))),
-            "head": length(pose[:, J["head"]], 0.5 * (ls + rs)),
+            "head": length(pose[:, J["head"]], chain[:, -1]),
             **{c: length(pose[:, c], pose[:, p]) for p, c in _FREE_BONES}}
 
 
@@ -803,13 +817,19 @@ def _writer_skeleton(rest: np.ndarray) -> tuple[Skeleton, list[int]]:
 
 def lifted_to_clip(pose: np.ndarray, fps: float, path: str = "") -> tuple[Clip, np.ndarray]:
     """(F, 28, 3) world joints in mm (y up) -> the BVH clip (centimetres), and the normalised joints
-    (mm) that the clip reproduces."""
+    (mm) that the clip reproduces.
+
+    A joint with one child turns by the shortest swing from its T-pose bone onto the bone's
+    direction in its parent's frame (limbs keep no twist of their own); the hips and the chest,
+    with three children each, by the rotation that fits all three: the hip line and the spine,
+    the shoulder line and the neck, which gives their twist.
+    """
     pose, rest = normalise_for_bvh(np.asarray(pose, np.float64))
     skeleton, joint = _writer_skeleton(rest)
     frames = len(pose)
     world = np.empty((frames, len(joint), 3, 3))
     columns = []
-    for b, (name, parent) in enumerate(zip(skeleton.names, skeleton.parents)):
+    for b, parent in enumerate(skeleton.parents):
         kids = [c for c, p in enumerate(skeleton.parents) if p == b]
         if not kids:  # an End Site
             continue
