@@ -320,10 +320,10 @@ def to_json(obj) -> str:
 
 
 def to_readable_json(record: dict) -> str:
-    """JSON with a line per top-level key and per element of a top-level list (one line per joint)."""
+    """JSON with a line per top-level key and per element of a top-level list of objects (one line per joint)."""
     lines = []
     for key, value in record.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and value and isinstance(value[0], dict):
             items = ",\n".join("  " + to_json(item) for item in value)
             lines.append(f" {to_json(key)}: [\n{items}\n ]")
         else:
