@@ -9,9 +9,13 @@ Camera frame (and every pose3d in the data contract): OpenCV, x right, y down, z
 """
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
+
+import skeleton_utils as sk
 
 IMAGE_SIZE = 2048  # square images, as the MPI-INF-3DHP studio's 2048 x 2048 videos
 CAMERAS_PER_SUBJECT = 8  # each body is filmed by its own ring of studio cameras, ids 0..7
@@ -87,3 +91,134 @@ def project(pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """Pinhole projection of camera-space (..., J, 3) with (..., 4) fx, fy, cx, cy: (..., J, 2) pixels."""
     f, c = intrinsics[..., None, :2], intrinsics[..., None, 2:]
     return f * pose3d[..., :2] / pose3d[..., 2:3] + c
+
+
+# ---------------------------------------------------------------------------
+# A photo's camera, and where a lifted person stands in front of it
+# ---------------------------------------------------------------------------
+# Without --focal or EXIF: a 60 degree horizontal field of view, between a webcam's (about 55-65)
+# and a phone's main camera (about 65-70, a 26 mm lens in 35 mm-equivalent terms).
+DEFAULT_HORIZONTAL_FOV_DEG = 60.0
+FULL_FRAME_DIAGONAL_MM = 43.27  # the 36 x 24 mm frame that EXIF's 35 mm-equivalent focal length refers to
+_EXIF_IFD, _FOCAL_35MM_TAG = 0x8769, 0xA405  # the Exif sub-IFD, FocalLengthIn35mmFilm
+# The joints whose 2D a detector measures: the others are synthesised in 2D on straight lines
+# (skeleton_utils.synthesize_joints) and so do not match their lifted 3D.
+_MEASURED = np.zeros(len(sk.JOINT_NAMES))
+_MEASURED[list(sk.DETECTOR_JOINTS)] = 1.0
+
+
+def exif_focal_px(path: str | os.PathLike, width: int, height: int) -> float | None:
+    """The focal length in pixels from a photo's EXIF 35 mm-equivalent focal length, or None without one.
+
+    The 35 mm equivalent scales the 43.27 mm diagonal of a full frame to the image's diagonal,
+    so it holds for a photo resized (not cropped) after it was taken.
+    """
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib; only photos need it
+
+    try:
+        with Image.open(path) as image:
+            focal_35mm = image.getexif().get_ifd(_EXIF_IFD).get(_FOCAL_35MM_TAG)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    if not focal_35mm or float(focal_35mm) <= 0:
+        return None
+    return float(focal_35mm) * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
+
+
+def focal_length(width: int, height: int, given_px: float | None = None,
+                 photo: str | os.PathLike | None = None) -> tuple[float, str]:
+    """The focal length in pixels and where it came from: the given one, else the photo's EXIF,
+    else DEFAULT_HORIZONTAL_FOV_DEG across the image's width."""
+    if given_px is not None:
+        return float(given_px), "--focal"
+    exif = exif_focal_px(photo, width, height) if photo is not None else None
+    if exif is not None:
+        return exif, "EXIF 35 mm-equivalent focal length"
+    default = 0.5 * width / math.tan(math.radians(DEFAULT_HORIZONTAL_FOV_DEG) / 2)
+    return default, f"default {DEFAULT_HORIZONTAL_FOV_DEG:g} degree horizontal field of view"
+
+
+def image_intrinsics(shape: tuple[int, ...], given_px: float | None = None,
+                     photo: str | os.PathLike | None = None) -> tuple[np.ndarray, str]:
+    """(4,) fx, fy, cx, cy for an image of `shape` (height, width, ...): square pixels, the principal
+    point at the image centre, the focal length from focal_length(); and where that came from."""
+    height, width = shape[:2]
+    focal, source = focal_length(width, height, given_px, photo)
+    return np.array([focal, focal, width / 2, height / 2]), source
+
+
+def solve_translation(pixels: np.ndarray, weights: np.ndarray, pose3d: np.ndarray, intrinsics: np.ndarray,
+                      refinements: int = 2) -> np.ndarray:
+    """(3,) translation t that best places root-relative (J, 3) mm `pose3d` so that pose3d + t projects
+    onto (J, 2) `pixels` through the pinhole `intrinsics`, joints weighted by (J,) `weights`.
+
+    Closed form: with the focal length fixed, u = fx (X + tx) / (Z + tz) + cx is linear in t once
+    multiplied by the depth, so weighted least squares solves it. That minimises the error times
+    each joint's depth; re-solving with the weights divided by the depths found turns it into the
+    pixel error (exact without noise either way). Zero total weight falls back to equal weights.
+    """
+    pixels, pose3d = np.asarray(pixels, np.float64), np.asarray(pose3d, np.float64)
+    weights = np.asarray(weights, np.float64)
+    if not weights.sum() > 0:
+        weights = np.ones(len(pose3d))
+    f, c = intrinsics[:2], intrinsics[2:]
+    offset = pixels - c  # (J, 2)
+    rows = np.zeros((len(pose3d), 2, 3))
+    rows[:, 0, 0], rows[:, 1, 1] = f[0], f[1]
+    rows[:, :, 2] = -offset
+    rhs = offset * pose3d[:, 2:3] - f * pose3d[:, :2]  # (J, 2)
+    scale = weights
+    for _ in range(refinements + 1):
+        w = np.sqrt(scale)[:, None]
+        a, b = (rows * w[..., None]).reshape(-1, 3), (rhs * w).reshape(-1)
+        translation = np.linalg.lstsq(a, b, rcond=None)[0]
+        depth = np.maximum(pose3d[:, 2] + translation[2], 1.0)  # a joint behind the camera gets no say
+        scale = weights / depth ** 2
+    return translation
+
+
+def reprojection_error(pixels: np.ndarray, weights: np.ndarray, pose3d: np.ndarray, translation: np.ndarray,
+                       intrinsics: np.ndarray) -> float:
+    """Weighted mean distance in pixels between (J, 2) `pixels` and pose3d + translation projected."""
+    weights = np.asarray(weights, np.float64)
+    if not weights.sum() > 0:
+        weights = np.ones(len(pose3d))
+    placed = np.asarray(pose3d, np.float64) + translation
+    placed[:, 2] = np.maximum(placed[:, 2], 1.0)
+    distance = np.linalg.norm(project(placed, np.asarray(intrinsics, np.float64)) - pixels, axis=-1)
+    return float((weights * distance).sum() / weights.sum())
+
+
+def detector_weights(joints2d: np.ndarray) -> np.ndarray:
+    """(28,) weights of the model's (28, 3) input joints for the placement: their visibility on the
+    joints a detector measures, 0 on those synthesised in 2D."""
+    return _MEASURED * np.asarray(joints2d)[:, 2]
+
+
+def place_pelvis(joints2d: np.ndarray, pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """The pelvis position (3,) in camera mm of a lifted root-relative (28, 3) pose whose (28, 3)
+    pixel + visibility input was `joints2d`."""
+    return solve_translation(joints2d[:, :2], detector_weights(joints2d), pose3d, intrinsics)
+
+
+def placement_error(joints2d: np.ndarray, pose3d: np.ndarray, pelvis: np.ndarray, intrinsics: np.ndarray) -> float:
+    """The mean reprojection error in pixels of a pose placed at `pelvis`, over the joints place_pelvis uses."""
+    return reprojection_error(joints2d[:, :2], detector_weights(joints2d), pose3d, pelvis, intrinsics)
+
+
+# What the placement fields of infer.py's JSON records mean, beside the code that computes them.
+PLACEMENT_COORDINATES = {
+    "pelvis_camera_mm": "the pelvis in camera space, mm (x right, y down, z away, the camera at 0): where the 3D "
+                        "joints, moved there, best reproject onto the detected joints (least squares, weighted by "
+                        "visibility); scale and distance follow from the model's body size and focal_px",
+    "focal_px": "the pinhole camera's focal length in pixels (principal point at the image centre): --focal, else "
+                "the photo's EXIF 35 mm-equivalent focal length, else a "
+                f"{DEFAULT_HORIZONTAL_FOV_DEG:g} degree horizontal field of view",
+    "reprojection_error_px": "mean pixel distance between the detected joints and the placed 3D joints projected",
+}
+
+
+def placement_record(joints2d: np.ndarray, pose3d: np.ndarray, pelvis: np.ndarray, intrinsics: np.ndarray) -> dict:
+    """The PLACEMENT_COORDINATES fields of a placed pose, JSON-ready."""
+    return {"pelvis_camera_mm": np.round(pelvis, 1).tolist(), "focal_px": round(float(intrinsics[0]), 1),
+            "reprojection_error_px": round(placement_error(joints2d, pose3d, pelvis, intrinsics), 2)}

@@ -5,6 +5,7 @@
     python infer.py a.jpg b.png folder/ --out results/
     python infer.py clip.mp4 --smooth              # a video, 3D joints smoothed over time
     python infer.py --camera 0 --show              # a webcam; q or Esc quits the window, Ctrl-C a headless run
+    python infer.py clip.mp4 --bvh                 # also clip.bvh: the motion for Blender and retargeting tools
 
 MediaPipe Pose finds 33 landmarks; skeleton_utils.mediapipe_to_mpiinf turns them into the model's 28
 joints with visibility, exactly as training with `--input mediapipe` builds them; the model lifts those
@@ -19,6 +20,8 @@ Outputs, in --out (default: the working directory), named after each input's fil
     clip.mp4   ->  clip_annotated.mp4         each frame with the overlay, beside a live 3D view
                    clip_joints.jsonl          one JSON object per frame ("person": false where none was found)
     --camera 0 ->  camera0_annotated.mp4, camera0_joints.jsonl
+    --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (mocap.py's writer)
+Every record also places the pelvis in camera space (camera.py's pinhole solve; see COORDINATES).
 Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs. Every file
 is written under a temporary name and renamed when complete, so an existing output is either replaced
 whole or left untouched.
@@ -47,6 +50,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+import camera
+import mocap
 import skeleton_utils as sk
 import visualize
 from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device
@@ -117,11 +122,12 @@ def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:
     return {key: out_dir / f"{stem}{ending}" for key, ending in OUTPUT_ENDINGS[kind].items()}
 
 
-def check_distinct_stems(inputs: list[Path]) -> None:
-    """Refuse inputs that would write the same output files (two images, or two videos, of one stem)."""
+def check_distinct_stems(inputs: list[Path], bvh: bool = False) -> None:
+    """Refuse inputs that would write the same output files (two images, or two videos, of one stem; with
+    --bvh any two inputs of one stem)."""
     seen: dict[tuple[str, str | None], Path] = {}
     for path in inputs:
-        key = (path.stem, media_kind(path))
+        key = (path.stem, None if bvh else media_kind(path))
         if key in seen and seen[key].resolve() != path.resolve():
             raise SystemExit(f"error: {seen[key]} and {path} would both write {path.stem}_* outputs; "
                              f"process them in separate calls with different --out folders.")
@@ -152,6 +158,15 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_bvh(track: mocap.MotionTrack, path: Path, source) -> Path:
+    """The track as a BVH file; InputFailed when no frame had a person."""
+    text = track.bvh_text()
+    if text is None:
+        raise InputFailed(f"{source}: no person in any of its {len(track)} frames, so no {path.name} was written.")
+    write_text(path, text)
+    return path
+
+
 def write_image(path: Path, image: np.ndarray) -> None:
     with atomic_output(path) as tmp:
         if not cv2.imwrite(str(tmp), image):
@@ -171,11 +186,14 @@ class Detection:
 
 @dataclass
 class PoseResult:
-    """One person: MediaPipe's detection, the model's (28, 3) input (pixels + visibility), its (28, 3) mm output."""
+    """One person: MediaPipe's detection, the model's (28, 3) input (pixels + visibility), its (28, 3) mm output,
+    and, once placed (estimate_pose), the camera's (4,) intrinsics and the pelvis in camera space, (3,) mm."""
 
     detection: Detection
     joints2d: np.ndarray
     joints3d: np.ndarray
+    intrinsics: np.ndarray | None = None
+    pelvis_mm: np.ndarray | None = None
 
 
 @contextmanager
@@ -254,9 +272,10 @@ def lift(lifter: Lifter, joints2d: np.ndarray) -> np.ndarray:
     return out[0].double().cpu().numpy()
 
 
-def estimate_pose(detection: Detection, lifter: Lifter) -> PoseResult:
+def estimate_pose(detection: Detection, lifter: Lifter, intrinsics: np.ndarray) -> PoseResult:
     joints2d = sk.mediapipe_to_mpiinf(detection.landmarks_px)
-    return PoseResult(detection, joints2d, lift(lifter, joints2d))
+    joints3d = lift(lifter, joints2d)
+    return PoseResult(detection, joints2d, joints3d, intrinsics, camera.place_pelvis(joints2d, joints3d, intrinsics))
 
 
 # ---------------------------------------------------------------------------
@@ -270,6 +289,7 @@ COORDINATES = {
     "visibility": "landmarks: MediaPipe's probability that the landmark is visible; joints: what the model "
                   "was given, 1 seen, 0 not seen (MediaPipe visibility below 0.5), a fraction for a joint "
                   "placed between seen and unseen landmarks",
+    **camera.PLACEMENT_COORDINATES,
 }
 
 
@@ -290,7 +310,8 @@ def pose_record(result: PoseResult) -> dict:
          "world_mm": _rounded(det.world_mm[m], 1)}
         for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)
     ]
-    return {"joints": joints, "mediapipe_landmarks": landmarks}
+    placement = camera.placement_record(result.joints2d, result.joints3d, result.pelvis_mm, result.intrinsics)
+    return {**placement, "joints": joints, "mediapipe_landmarks": landmarks}
 
 
 def to_json(obj) -> str:
@@ -299,10 +320,10 @@ def to_json(obj) -> str:
 
 
 def to_readable_json(record: dict) -> str:
-    """JSON with a line per top-level key and per element of a top-level list (one line per joint)."""
+    """JSON with a line per top-level key and per element of a top-level list of objects (one line per joint)."""
     lines = []
     for key, value in record.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and value and isinstance(value[0], dict):
             items = ",\n".join("  " + to_json(item) for item in value)
             lines.append(f" {to_json(key)}: [\n{items}\n ]")
         else:
@@ -476,19 +497,22 @@ def pose_figure(path: Path, result: PoseResult, weights: Path):
 
 
 def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lifter, weights: Path,
-                  checkpoint: dict, show: bool) -> list[Path]:
+                  checkpoint: dict, show: bool, focal: float | None = None, bvh: bool = False) -> list[Path]:
     """Detect, lift and write the three outputs of one image; returns their paths."""
     image = read_image(path)
     detection = detector.detect(image)
     if detection is None:
         raise InputFailed(f"{path}: no person found (MediaPipe Pose detected no body). Use a photo in which "
                           f"a person's head, shoulders and hips are visible.")
-    result = estimate_pose(detection, lifter)
+    result = estimate_pose(detection, lifter, camera.image_intrinsics(image.shape, focal, path)[0])
     outputs = output_paths(path.stem, "image", out_dir)
     text = to_readable_json(image_record(path, image, result, weights, checkpoint))  # fails before any write
     write_image(outputs["overlay"], visualize.draw_coco17(image, coco17_keypoints(detection)))
     visualize.save_figure(pose_figure(path, result, weights), outputs["figure"])
     write_text(outputs["json"], text)
+    if bvh:
+        (track := mocap.MotionTrack()).add(result.joints3d + result.pelvis_mm)
+        outputs["bvh"] = write_bvh(track, out_dir / f"{path.stem}.bvh", path)
     if show:  # save_figure closed the saved figure: draw it again for the window
         visualize.show_or_close(pose_figure(path, result, weights), show)
     return list(outputs.values())
@@ -523,6 +547,8 @@ class StreamOptions:
     max_frames: int | None
     smooth: OneEuroFilter | None
     show: bool
+    focal: float | None = None
+    bvh: bool = False
 
 
 def open_capture(source: Path | int) -> tuple[cv2.VideoCapture, float, int | None]:
@@ -534,6 +560,11 @@ def open_capture(source: Path | int) -> tuple[cv2.VideoCapture, float, int | Non
     fps = capture.get(cv2.CAP_PROP_FPS)
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if isinstance(source, Path) else 0
     return capture, fps if fps and fps > 0 else FALLBACK_FPS, count if count > 0 else None
+
+
+def camera_joints(record: dict) -> np.ndarray | None:
+    """A frame record's 28 joints placed in camera space, (28, 3) mm; None without a person."""
+    return np.array([j["mm"] for j in record["joints"]]) + record["pelvis_camera_mm"] if record["person"] else None
 
 
 def frame_record(index: int, t: float, result: PoseResult | None) -> dict:
@@ -550,8 +581,9 @@ def _window_wants_to_quit(window: str, image: np.ndarray) -> bool:
 class StreamOutputs:
     """The annotated video and the JSON lines of one stream, under temporary names until finish()."""
 
-    def __init__(self, stem: str, out_dir: Path, fps: float):
+    def __init__(self, stem: str, out_dir: Path, fps: float, bvh: bool = False):
         self.paths = output_paths(stem, "video", out_dir)
+        self.track = mocap.MotionTrack() if bvh else None
         self._video_tmp, self._jsonl_tmp = temporary_path(self.paths["video"]), temporary_path(self.paths["jsonl"])
         self._fps = fps
         self._writer: cv2.VideoWriter | None = None
@@ -567,6 +599,8 @@ class StreamOutputs:
                 raise OSError(f"{self.paths['video']}: OpenCV cannot write an mp4v video here")
         self._writer.write(annotated)
         self._jsonl.write(to_json(record) + "\n")
+        if self.track is not None:
+            self.track.add(camera_joints(record), record["time_s"])
         self.frames += 1
 
     def finish(self) -> list[Path]:
@@ -611,7 +645,8 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
             with timer.stage("detection"):
                 detection = detector.detect(frame)
             with timer.stage("lifting"):
-                result = None if detection is None else estimate_pose(detection, lifter)
+                intrinsics, _ = camera.image_intrinsics(frame.shape, options.focal)
+                result = None if detection is None else estimate_pose(detection, lifter, intrinsics)
                 _smooth(result, t, options.smooth)
             with timer.stage("drawing"):
                 annotated = annotate_frame(frame, result)
@@ -627,13 +662,15 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
 
 
 def _smooth(result: PoseResult | None, t: float, one_euro: OneEuroFilter | None) -> None:
-    """Filter the 3D joints in place; a frame without a person restarts the filter."""
+    """Filter the 3D joints and the pelvis's camera-space trajectory in place; a frame without a person
+    restarts the filter."""
     if one_euro is None:
         return
     if result is None:
         one_euro.reset()
     else:
-        result.joints3d = one_euro(result.joints3d, t)
+        smoothed = one_euro(np.vstack([result.joints3d, result.pelvis_mm]), t)
+        result.joints3d, result.pelvis_mm = smoothed[:-1], smoothed[-1]
 
 
 def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter, options: StreamOptions) -> list[Path]:
@@ -647,7 +684,7 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
     started = time.monotonic()
     clock = (lambda _: time.monotonic() - started) if is_camera else (lambda index: index / fps)
     total = min(filter(None, (count, options.max_frames)), default=None)
-    outputs, stats = StreamOutputs(stem, out_dir, fps), StreamStats(StageTimer())
+    outputs, stats = StreamOutputs(stem, out_dir, fps, options.bvh), StreamStats(StageTimer())
     if options.smooth is not None:
         options.smooth.reset()
     try:
@@ -666,8 +703,10 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
         outputs.discard()
         raise InputFailed(f"{source}: no frame could be read from the {'camera' if is_camera else 'video'}.")
     written = outputs.finish()
-    print(f"{stem}: {stats.timer.summary(stats.frames)}; a person in {stats.with_person} of {stats.frames} frames")
-    return written
+    gaps = f"; in {stem}.bvh the other {stats.frames - stats.with_person} keep the last pose" if options.bvh else ""
+    print(f"{stem}: {stats.timer.summary(stats.frames)}; a person in {stats.with_person} of {stats.frames} frames"
+          + gaps)
+    return written + ([write_bvh(outputs.track, out_dir / f"{stem}.bvh", source)] if options.bvh else [])
 
 
 # ---------------------------------------------------------------------------
@@ -678,7 +717,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Lift people in images, videos or a webcam stream to 3D with MediaPipe Pose and the "
                     "GCN+Transformer lifter.",
         epilog="Outputs per input STEM: images STEM_overlay_coco17.jpg, STEM_pose3d.png, STEM_pose.json; "
-               "videos and the camera STEM_annotated.mp4, STEM_joints.jsonl (camera STEM: camera<N>). "
+               "videos and the camera STEM_annotated.mp4, STEM_joints.jsonl (camera STEM: camera<N>); "
+               "--bvh adds STEM.bvh. "
                "Exit status 1 when any input failed.")
     parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
@@ -695,6 +735,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="One-Euro cut-off at rest, Hz: lower smooths more (default: %(default)s)")
     parser.add_argument("--smooth-beta", type=float, metavar="BETA", default=OneEuroFilter.DEFAULT_BETA,
                         help="One-Euro cut-off increase per mm/s of speed: higher lags less (default: %(default)s)")
+    parser.add_argument("--focal", type=float, metavar="PX", help="focal length in pixels (default: the photo's EXIF, "
+                        "else a 60 degree horizontal field of view)")
+    parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting")
     args = parser.parse_args(argv)
     args.weights = args.weights or default_weights()
     if args.demo:
@@ -703,6 +746,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("give images, videos or folders, or --camera INDEX (not both)")
     if args.max_frames is not None and args.max_frames < 1:
         parser.error("--max-frames must be at least 1")
+    if args.focal is not None and not args.focal > 0:
+        parser.error("--focal must be a positive number of pixels")
     if args.smooth and (args.smooth_min_cutoff <= 0 or args.smooth_beta < 0):
         parser.error("--smooth-min-cutoff must be positive and --smooth-beta non-negative")
     return args
@@ -729,7 +774,7 @@ class Session:
         if self.image_detector is None:
             self.image_detector = PoseDetector(tracking=False)
         return process_image(source, self.out_dir, self.image_detector, self.lifter, self.weights, self.checkpoint,
-                             self.show)
+                             self.show, self.stream.focal, self.stream.bvh)
 
     def close(self) -> None:
         if self.image_detector is not None:
@@ -739,7 +784,7 @@ class Session:
 def run(args: argparse.Namespace) -> int:
     """Process every input; returns the exit status."""
     inputs = collect_inputs(args.inputs)
-    check_distinct_stems(inputs)
+    check_distinct_stems(inputs, args.bvh)
     sources: list[Path | int] = [args.camera] if args.camera is not None else list(inputs)
     device = resolve_device(args.device)
     weights = Path(args.weights)
@@ -754,7 +799,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
-    session = Session(lifter, checkpoint, weights, out_dir, args.show, StreamOptions(args.max_frames, smooth, args.show))
+    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh)
+    session = Session(lifter, checkpoint, weights, out_dir, args.show, options)
     failures: list[str] = []
     try:
         for source in sources:
