@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from matplotlib import cbook
 import infer
 import model
 import skeleton_utils as sk
+import visualize
 
 REPO = Path(__file__).resolve().parents[1]
 GRACE_HOPPER = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -189,6 +191,15 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     return path
 
 
+def read_frames(path: Path) -> list[np.ndarray]:
+    video, frames = cv2.VideoCapture(str(path)), []
+    ok, frame = video.read()
+    while ok:
+        frames.append(frame)
+        ok, frame = video.read()
+    return frames
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """Ten frames: the photo sliding sideways, with two frames of bare wall (frames 4 and 5)."""
@@ -244,10 +255,26 @@ def _interrupt_at_frame(n: int):
     return detect_until_interrupted
 
 
+class EndlessCamera:
+    """Stands in for a webcam: a clip's frames over and over, one every 1/fps seconds, never ending."""
+
+    def __init__(self, clip: Path, fps: float = 30.0):
+        self.frames = read_frames(clip)
+        self.period, self.reads = 1 / fps, 0
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        time.sleep(self.period)
+        self.reads += 1
+        return True, self.frames[(self.reads - 1) % len(self.frames)].copy()
+
+    def release(self) -> None:
+        pass
+
+
 def test_camera_stops_at_max_frames_or_ctrl_c_and_keeps_its_outputs(weights, clip, tmp_path, monkeypatch):
     lifter, _ = infer.load_weights(weights, torch.device("cpu"))
-    # The video stands in for a webcam: same frames, no frame count, wall-clock timestamps.
-    monkeypatch.setattr(infer, "open_capture", lambda source: (cv2.VideoCapture(str(clip)), 10.0, None))
+    # No frame count, wall-clock timestamps, frames while the run lasts.
+    monkeypatch.setattr(infer, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
     infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(max_frames=4, smooth=None, show=False))
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 4
     monkeypatch.setattr(infer.PoseDetector, "detect", _interrupt_at_frame(2))
@@ -273,13 +300,12 @@ def test_3d_panel_shows_the_pose_upright_and_centred():
     pose3d[sk.J["head"]] = (0, -600, 0)
     pose3d[sk.J["left_ankle"]] = (100, 900, 0)
     size = 300
-    panel_points = infer.project_to_panel(pose3d, size)
+    panel_points = visualize.project_to_panel(pose3d, size)
     assert np.allclose(panel_points[sk.ROOT], size / 2)
     assert panel_points[sk.J["head"], 1] < size / 2 < panel_points[sk.J["left_ankle"], 1]
-    result = infer.PoseResult(None, np.column_stack([np.zeros((28, 2)), np.ones(28)]), pose3d)
-    panel = infer.render_3d_panel(result, size)
+    panel = visualize.render_3d_panel(pose3d, np.ones(28), size)
     assert panel.shape == (size, size, 3)
-    assert (panel != infer.PANEL_BACKGROUND).any(axis=2).mean() > 0.01
+    assert (panel != visualize.PANEL_BACKGROUND).any(axis=2).mean() > 0.01
 
 
 # ---------------------------------------------------------------------------
