@@ -155,7 +155,7 @@ class _Run:
         """The end or a failure must arrive even on a one-slot live queue, where it replaces a stale frame."""
         try:
             if self.keep_latest:
-                _replace_latest(box, item)
+                self.dropped += _replace_latest(box, item)
             else:
                 _put(box, item, self.abandoned)
         except _Abandoned:

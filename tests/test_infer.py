@@ -295,6 +295,77 @@ def test_ctrl_c_during_a_video_file_leaves_earlier_outputs_untouched(weights, cl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_joints.jsonl"]
 
 
+INDEX_BITS, BIT_PX = 6, 16
+
+
+def numbered_frame(index: int) -> np.ndarray:
+    """A bare wall whose top row of squares spells index in binary (white 1, black 0), robust to mp4v."""
+    frame = np.full((96, 128, 3), 128, dtype=np.uint8)
+    for bit in range(INDEX_BITS):
+        frame[:BIT_PX, bit * BIT_PX:(bit + 1) * BIT_PX] = 255 if index >> bit & 1 else 0
+    return frame
+
+
+def frame_number(frame: np.ndarray) -> int:
+    squares = [frame[4:BIT_PX - 4, bit * BIT_PX + 4:(bit + 1) * BIT_PX - 4].mean() for bit in range(INDEX_BITS)]
+    return sum(1 << bit for bit, value in enumerate(squares) if value > 128)
+
+
+@pytest.fixture(scope="module")
+def numbered_clip(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("numbered") / "numbered.mp4", [numbered_frame(i) for i in range(40)])
+
+
+def test_the_pipeline_keeps_every_frame_of_a_file_in_order(weights, numbered_clip, tmp_path):
+    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    annotated = read_frames(tmp_path / "numbered_annotated.mp4")
+    assert [frame_number(frame) for frame in annotated] == list(range(40))
+    records = [json.loads(line) for line in (tmp_path / "numbered_joints.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(40))
+    assert [r["time_s"] for r in records] == pytest.approx([i / 10 for i in range(40)])
+
+
+def _fail_on_call(function, n: int, error: BaseException):
+    """function, raising error on its n-th call (0-based) instead."""
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > n:
+            raise error
+        return function(*args, **kwargs)
+    return failing
+
+
+@pytest.mark.parametrize("stage", ["read_frames", "detect", "lift", "draw", "write"])
+def test_a_failing_stage_ends_the_video_with_its_error_and_no_output(weights, numbered_clip, tmp_path, monkeypatch,
+                                                                     stage):
+    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    previous = tmp_path / "numbered_joints.jsonl"
+    previous.write_text("an earlier run\n")
+    error = OSError(f"{stage} broke")
+    if stage == "read_frames":
+        read = infer.read_frames
+        monkeypatch.setattr(infer, "read_frames", lambda *args: map(_fail_on_call(lambda x: x, 5, error), read(*args)))
+    else:
+        owner = infer.StreamOutputs if stage == "write" else infer.StreamSteps
+        monkeypatch.setattr(owner, stage, _fail_on_call(getattr(owner, stage), 5, error))
+    with pytest.raises(OSError, match=f"{stage} broke"):
+        infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    assert previous.read_text() == "an earlier run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["numbered_joints.jsonl"]
+
+
+def test_a_failing_stage_is_a_clear_error_on_the_command_line(weights, numbered_clip, tmp_path, monkeypatch, capsys,
+                                                               keep_torch_threads):
+    monkeypatch.setattr(infer.StreamOutputs, "write", _fail_on_call(infer.StreamOutputs.write, 3,
+                                                                    OSError("No space left on device")))
+    assert infer.main([str(numbered_clip), "--weights", str(weights), "--out", str(tmp_path)]) == 1
+    assert "error: No space left on device" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_3d_panel_shows_the_pose_upright_and_centred():
     pose3d = np.zeros((28, 3))
     pose3d[sk.J["head"]] = (0, -600, 0)
