@@ -281,17 +281,16 @@ def _rounded(values: np.ndarray, decimals: int) -> list:
 
 def pose_record(result: PoseResult) -> dict:
     """The joints of one person, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
-    joints = [
-        {"name": name, "pixel": _rounded(result.joints2d[j, :2], 2), "visibility": round(float(result.joints2d[j, 2]), 3),
-         "mm": _rounded(result.joints3d[j], 1)}
-        for j, name in enumerate(sk.JOINT_NAMES)
-    ]
+    # Each array rounded once, not per joint: a video builds this for every frame.
+    pixel, visibility, mm = (_rounded(result.joints2d[:, :2], 2), _rounded(result.joints2d[:, 2], 3),
+                             _rounded(result.joints3d, 1))
+    joints = [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
+              for j, name in enumerate(sk.JOINT_NAMES)]
     det = result.detection
-    landmarks = [
-        {"name": name, "pixel": _rounded(det.landmarks_px[m, :2], 2), "visibility": round(float(det.landmarks_px[m, 2]), 3),
-         "world_mm": _rounded(det.world_mm[m], 1)}
-        for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)
-    ]
+    pixel, visibility, world_mm = (_rounded(det.landmarks_px[:, :2], 2), _rounded(det.landmarks_px[:, 2], 3),
+                                   _rounded(det.world_mm, 1))
+    landmarks = [{"name": name, "pixel": pixel[m], "visibility": visibility[m], "world_mm": world_mm[m]}
+                 for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)]
     return {"joints": joints, "mediapipe_landmarks": landmarks}
 
 
