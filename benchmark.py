@@ -3,6 +3,7 @@
     python benchmark.py                                    # both architectures, default configs, random init
     python benchmark.py --quick --json bench.json          # a few iterations (tests, CI)
     python benchmark.py --weights best_model_weights.pth --device cpu
+    python benchmark.py --video [CLIP]                     # infer.py's video pipeline against MediaPipe alone
 
 For the CPU, and the GPU too when CUDA is available (--device picks one), it prints, for the hybrid
 with model.py's default config and the Martinez MLP (or the checkpoints given with --weights):
@@ -11,6 +12,9 @@ latency at batch 1 and throughput at batch 1024, peak memory, and the achieved G
 of a large float32 matmul timed in the same run. Then, on the CPU, eager PyTorch against the
 exported TorchScript and ONNX Runtime models, and the share of a frame's time that lifting takes
 next to MediaPipe's 2D detection on one photo (matplotlib's grace_hopper.jpg).
+With --video, only this: the frame rate of decoding + MediaPipe Pose alone and of infer.py's whole
+pipeline on the same clip, their ratio, the busy time of each stage's thread, and how busy each core
+was (/proc/stat, all processes: on a shared machine other work slows both runs down).
 
 How it measures:
 - Time: warm-up calls, then calls until both a minimum count and a minimum total time are reached;
