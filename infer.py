@@ -48,8 +48,8 @@ import torch
 from tqdm import tqdm
 
 import export_model
-import skeleton_utils as sk
 import pipeline
+import skeleton_utils as sk
 import visualize
 from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device
 
