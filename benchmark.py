@@ -3,6 +3,7 @@
     python benchmark.py                                    # both architectures, default configs, random init
     python benchmark.py --quick --json bench.json          # a few iterations (tests, CI)
     python benchmark.py --weights best_model_weights.pth --device cpu
+    python benchmark.py --video [CLIP]                     # infer.py's video pipeline against MediaPipe alone
 
 For the CPU, and the GPU too when CUDA is available (--device picks one), it prints, for the hybrid
 with model.py's default config and the Martinez MLP (or the checkpoints given with --weights):
@@ -11,6 +12,9 @@ latency at batch 1 and throughput at batch 1024, peak memory, and the achieved G
 of a large float32 matmul timed in the same run. Then, on the CPU, eager PyTorch against the
 exported TorchScript and ONNX Runtime models, and the share of a frame's time that lifting takes
 next to MediaPipe's 2D detection on one photo (matplotlib's grace_hopper.jpg).
+With --video, only this: the frame rate of decoding + MediaPipe Pose alone and of infer.py's whole
+pipeline on the same clip, their ratio, the busy time of each stage's thread, and how busy each core
+was (/proc/stat, all processes: on a shared machine other work slows both runs down).
 
 How it measures:
 - Time: warm-up calls, then calls until both a minimum count and a minimum total time are reached;
@@ -44,11 +48,14 @@ import numpy as np
 import torch
 import torch.utils.flop_counter as flop_counter
 
+import data_loader as dl
 import export_model
 import skeleton_utils as sk
 import train
 from infer import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
-from model import ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, load_lifter, resolve_device
+from model import (
+    ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, default_weights, load_lifter, resolve_device,
+)
 
 THROUGHPUT_BATCH = 1024
 TRAIN_DEFAULTS = train.build_parser().parse_args([])  # batch size, learning rate, input mode, augmentation
@@ -356,6 +363,127 @@ def benchmark_deployment(models: list[tuple[str, str, Lifter]], settings: Settin
 
 
 # ---------------------------------------------------------------------------
+# Video: infer.py's whole pipeline against MediaPipe alone
+# ---------------------------------------------------------------------------
+VIDEO_SIZE = (640, 480)
+VIDEO_FRAMES = 150
+VIDEO_FPS = 30.0
+
+
+def make_clip(path: str, frames: int, size: tuple[int, int] = VIDEO_SIZE) -> str:
+    """A clip of one person as the tests make it: the sample photo, sliding sideways in front of a wall."""
+    import cv2
+    import matplotlib.cbook
+
+    width, height = size
+    photo = cv2.imread(matplotlib.cbook.get_sample_data(MEDIAPIPE_IMAGE, asfileobj=False))
+    person = cv2.resize(photo, (round(photo.shape[1] * height / photo.shape[0]), height))
+    scene = np.full((height, width, 3), 110, dtype=np.uint8)
+    scene[:, :person.shape[1]] = person
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, (width, height))
+    for i in range(frames):
+        writer.write(np.roll(scene, (2 * i) % (width - person.shape[1] + 1), axis=1))
+    writer.release()
+    return path
+
+
+class CpuMeter:
+    """Busy share of each core (all processes, from /proc/stat) and cores used by this process, over a block."""
+
+    def __enter__(self) -> CpuMeter:
+        self._cores, self._process, self._wall = self._core_ticks(), os.times(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self._wall
+        process = os.times()
+        self.process_cores = (process.user + process.system - self._process.user - self._process.system) / wall
+        after = self._core_ticks()
+        self.core_busy = [1 - (a[1] - b[1]) / max(a[0] - b[0], 1) for a, b in zip(after, self._cores)]
+
+    @staticmethod
+    def _core_ticks() -> list[tuple[int, int]]:
+        """(total, idle + iowait) jiffies per core; empty where /proc/stat does not exist."""
+        try:
+            with open("/proc/stat") as f:
+                rows = [line.split() for line in f if line.startswith("cpu") and line[3].isdigit()]
+        except OSError:
+            return []
+        return [(sum(map(int, r[1:])), int(r[4]) + int(r[5])) for r in rows]
+
+
+def mediapipe_alone(clip: str) -> dict:
+    """Decode every frame and run MediaPipe Pose on it as infer.py does (tracking mode), nothing else."""
+    import cv2
+    from infer import PoseDetector
+
+    capture = cv2.VideoCapture(clip)
+    frames = 0
+    with PoseDetector(tracking=True) as detector, CpuMeter() as cpu:
+        start = time.perf_counter()
+        ok, frame = capture.read()
+        while ok:
+            detector.detect(frame)
+            frames += 1
+            ok, frame = capture.read()
+        seconds = time.perf_counter() - start
+    capture.release()
+    return {"frames": frames, "fps": frames / seconds, "process_cores": cpu.process_cores, "core_busy": cpu.core_busy}
+
+
+def whole_pipeline(clip: str, lifter: Lifter) -> dict:
+    """infer.py on the clip: annotated video and JSON lines written, in a temporary folder."""
+    import pathlib
+
+    import infer
+    import pipeline
+
+    stats = pipeline.PipelineStats()
+    with tempfile.TemporaryDirectory() as folder, CpuMeter() as cpu:
+        infer.process_stream(pathlib.Path(clip), "clip", pathlib.Path(folder), lifter,
+                             infer.StreamOptions(max_frames=None, smooth=None, show=False), stats=stats)
+    return {"frames": stats.frames, "fps": stats.frames / stats.wall_seconds, "process_cores": cpu.process_cores,
+            "core_busy": cpu.core_busy,
+            "stage_ms": {name: 1e3 * s / stats.frames for name, s in stats.busy_seconds.items()}}
+
+
+def benchmark_video(clip: str | None, weights: str, quick: bool) -> dict:
+    """MediaPipe alone, then infer.py's pipeline, on the same clip in the same run (the ratio is what counts)."""
+    torch.set_num_threads(1)  # as infer.py
+    lifter, _ = load_lifter(weights, "cpu")
+    fast = export_model.trace_lifter(lifter)
+    with tempfile.TemporaryDirectory() as folder:
+        if clip is None:
+            clip = make_clip(os.path.join(folder, "clip.mp4"), 20 if quick else VIDEO_FRAMES)
+            described = f"{'20' if quick else VIDEO_FRAMES} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} made by benchmark.py"
+        else:
+            described = clip
+        alone = mediapipe_alone(clip)
+        whole = whole_pipeline(clip, fast)
+    return {"clip": described, "mediapipe_alone": alone, "pipeline": whole, "ratio": whole["fps"] / alone["fps"]}
+
+
+def _cores(run: dict) -> str:
+    busy = ", ".join(_percent(b) for b in run["core_busy"]) or "n/a"
+    return f"this process {run['process_cores']:.2f} cores; each core busy (all processes): {busy}"
+
+
+def video_report(results: dict) -> str:
+    video = results["video"]
+    alone, whole = video["mediapipe_alone"], video["pipeline"]
+    stages = ", ".join(f"{name} {ms:.1f}" for name, ms in whole["stage_ms"].items())
+    return "\n".join([
+        describe_machine(results["machine"]),
+        f"Video: {video['clip']}",
+        f"MediaPipe alone (decode + Pose, model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}, tracking): "
+        f"{alone['fps']:.1f} fps; {_cores(alone)}",
+        f"infer.py pipeline (+ lift, draw, write video and JSON lines): {whole['fps']:.1f} fps; {_cores(whole)}",
+        f"  busy ms per frame on each stage's thread (the stages overlap): {stages}",
+        f"pipeline / MediaPipe alone: {_percent(video['ratio'])}",
+    ])
+
+
+# ---------------------------------------------------------------------------
 # Reporting
 # ---------------------------------------------------------------------------
 def format_table(title: str, header: list[str], rows: list[list[str]]) -> str:
@@ -449,6 +577,24 @@ def run_benchmark(devices: list[torch.device], quick: bool, weights: list[str] |
     }
 
 
+def benchmark_data_loading(args: argparse.Namespace) -> dict:
+    """How long the pose sources that --data, --synthetic and --mocap name take to load (BVH parsing,
+    forward kinematics and filming for --mocap; generation for --synthetic), as train.py loads them."""
+    started = time.perf_counter()
+    try:
+        arrays, name = dl.load_pose_sources(args, say=lambda *_: None)
+    except dl.DatasetError as err:
+        raise SystemExit(f"error: {err}") from err
+    seconds = time.perf_counter() - started
+    return {"source": name, "poses": len(arrays["pose2d"]), "seconds": seconds,
+            "poses_per_s": len(arrays["pose2d"]) / seconds}
+
+
+def data_report(data: dict) -> str:
+    return (f"Loading the poses: {data['source']}: {data['poses']:,} poses in {data['seconds']:.2f} s "
+            f"({data['poses_per_s']:,.0f} poses/s)")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few iterations only (tests, CI); figures are rough")
@@ -457,15 +603,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="benchmark these checkpoints (default: both architectures, default configs, random init)")
     parser.add_argument("--device", default="auto",
                         help="auto (the CPU, and CUDA too when available), cpu or cuda (default: %(default)s)")
-    return parser.parse_args(argv)
+    parser.add_argument("--video", nargs="?", const="", metavar="CLIP",
+                        help="instead: infer.py's video pipeline against MediaPipe alone on CLIP (default: a "
+                             f"{VIDEO_FRAMES}-frame {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} clip of one person made here), "
+                             "with the first --weights (default: see infer.py --help)")
+    dl.add_source_arguments(parser.add_argument_group(
+        "poses (optional): also time loading them as train.py, eval.py and visualize_eval.py do"))
+    args = parser.parse_args(argv)
+    dl.check_source_arguments(parser, args)
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise SystemExit(f"error: --json {args.json}: its folder does not exist; create it or choose another path.")
-    results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)
-    print(report(results))
+    if args.video is not None:
+        if args.video and not os.path.isfile(args.video):
+            raise SystemExit(f"error: --video {args.video}: no such file.")
+        weights = args.weights[0] if args.weights else default_weights()
+        results = {"machine": machine_info([torch.device("cpu")]),
+                   "video": benchmark_video(args.video or None, weights, args.quick)}
+        print(video_report(results))
+    else:
+        results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)
+        print(report(results))
+    if args.data or args.synthetic or args.mocap:
+        results["data_loading"] = benchmark_data_loading(args)
+        print("\n" + data_report(results["data_loading"]))
     if args.json:
         write_json(results, args.json)
         print(f"\nwrote {args.json}")

@@ -38,7 +38,7 @@ import math
 import os
 import sys
 import time
-from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,9 @@ import torch
 from tqdm import tqdm
 
 import camera
+import export_model
 import mocap
+import pipeline
 import skeleton_utils as sk
 import visualize
 from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device
@@ -299,17 +301,16 @@ def _rounded(values: np.ndarray, decimals: int) -> list:
 
 def pose_record(result: PoseResult) -> dict:
     """The joints of one person, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
-    joints = [
-        {"name": name, "pixel": _rounded(result.joints2d[j, :2], 2), "visibility": round(float(result.joints2d[j, 2]), 3),
-         "mm": _rounded(result.joints3d[j], 1)}
-        for j, name in enumerate(sk.JOINT_NAMES)
-    ]
+    # Each array rounded once, not per joint: a video builds this for every frame.
+    pixel, visibility, mm = (_rounded(result.joints2d[:, :2], 2), _rounded(result.joints2d[:, 2], 3),
+                             _rounded(result.joints3d, 1))
+    joints = [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
+              for j, name in enumerate(sk.JOINT_NAMES)]
     det = result.detection
-    landmarks = [
-        {"name": name, "pixel": _rounded(det.landmarks_px[m, :2], 2), "visibility": round(float(det.landmarks_px[m, 2]), 3),
-         "world_mm": _rounded(det.world_mm[m], 1)}
-        for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)
-    ]
+    pixel, visibility, world_mm = (_rounded(det.landmarks_px[:, :2], 2), _rounded(det.landmarks_px[:, 2], 3),
+                                   _rounded(det.world_mm, 1))
+    landmarks = [{"name": name, "pixel": pixel[m], "visibility": visibility[m], "world_mm": world_mm[m]}
+                 for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)]
     placement = camera.placement_record(result.joints2d, result.joints3d, result.pelvis_mm, result.intrinsics)
     return {**placement, "joints": joints, "mediapipe_landmarks": landmarks}
 
@@ -337,81 +338,6 @@ def to_readable_json(record: dict) -> str:
 def coco17_keypoints(detection: Detection) -> np.ndarray:
     """MediaPipe's own 17 COCO keypoints, (17, 3) pixels + visibility."""
     return detection.landmarks_px[list(sk.MEDIAPIPE_TO_COCO17)]
-
-
-# The live 3D view: an orthographic camera turned this far around the vertical axis and raised this
-# far above the horizon, so depth shows as sideways and vertical displacement.
-PANEL_YAW_DEG = 35.0
-PANEL_ELEVATION_DEG = 15.0
-PANEL_SPAN_MM = 2400.0  # the panel's height in mm, fixed so the person does not change size from frame to frame
-FLOOR_HALF_MM = 1000.0
-FLOOR_STEP_MM = 250.0
-# Dark, like most photos: the overlay palette of visualize.py is made to stand out on those.
-PANEL_BACKGROUND = (40, 40, 40)
-FLOOR_COLOR = (95, 95, 95)
-TEXT_COLOR = (225, 225, 225)
-
-
-def _view_rotation() -> np.ndarray:
-    """Camera space -> panel space: turn about the vertical (y) axis, then tilt to look down."""
-    yaw, pitch = math.radians(PANEL_YAW_DEG), math.radians(PANEL_ELEVATION_DEG)
-    turn = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]])
-    tilt = np.array([[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)], [0, math.sin(pitch), math.cos(pitch)]])
-    return tilt @ turn
-
-
-VIEW_ROTATION = _view_rotation()
-
-
-def project_to_panel(points_mm: np.ndarray, size: int) -> np.ndarray:
-    """(N, 3) root-relative mm -> (N, 2) panel pixels, orthographic, the pelvis at the panel's centre."""
-    rotated = points_mm @ VIEW_ROTATION.T
-    return rotated[:, :2] * (size / PANEL_SPAN_MM) + size / 2
-
-
-def _floor_grid(floor_y: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """End points (mm) of a square grid on the floor plane y = floor_y, centred under the pelvis."""
-    ticks = np.arange(-FLOOR_HALF_MM, FLOOR_HALF_MM + 1, FLOOR_STEP_MM)
-    lines = []
-    for t in ticks:
-        lines.append((np.array([t, floor_y, -FLOOR_HALF_MM]), np.array([t, floor_y, FLOOR_HALF_MM])))
-        lines.append((np.array([-FLOOR_HALF_MM, floor_y, t]), np.array([FLOOR_HALF_MM, floor_y, t])))
-    return lines
-
-
-def render_3d_panel(result: PoseResult | None, size: int) -> np.ndarray:
-    """A size x size BGR view of the 3D pose from above and to the side, drawn with OpenCV (fast).
-
-    Joints the detector did not see are hollow, their bones dashed: their 3D is the model's guess.
-    """
-    panel = np.full((size, size, 3), PANEL_BACKGROUND, dtype=np.uint8)
-    if result is None:
-        _panel_text(panel, "no person found", size // 2)
-        return panel
-    floor_y = float(result.joints3d[:, 1].max())  # y points down: the lowest joint stands on the floor
-    for a, b in _floor_grid(floor_y):
-        pa, pb = np.round(project_to_panel(np.stack([a, b]), size)).astype(int)
-        cv2.line(panel, tuple(pa), tuple(pb), FLOOR_COLOR, 1, cv2.LINE_AA)
-    projected = np.column_stack([project_to_panel(result.joints3d, size), result.joints2d[:, 2]])
-    panel = visualize.draw_2d_pose_28(panel, projected)
-    _panel_text(panel, f"3D (view turned {PANEL_YAW_DEG:.0f} deg, floor grid {FLOOR_STEP_MM:.0f} mm)", 0)
-    _panel_text(panel, "blue: left, red: right; hollow, dashed: unseen, guessed", size - 1)
-    return panel
-
-
-def _panel_text(panel: np.ndarray, text: str, y: int) -> None:
-    """One line of text across the panel at height y (kept inside it), scaled to the panel's size."""
-    size = panel.shape[0]
-    scale, thickness = max(0.35, size / 1100), max(1, round(size / 600))
-    (_, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    y = min(max(y, height + 6), size - baseline - 6)
-    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thickness, cv2.LINE_AA)
-
-
-def annotate_frame(frame: np.ndarray, result: PoseResult | None) -> np.ndarray:
-    """The frame with MediaPipe's COCO-17 overlay, beside a square 3D view of the same height."""
-    overlay = frame if result is None else visualize.draw_coco17(frame, coco17_keypoints(result.detection))
-    return np.hstack([overlay, render_3d_panel(result, frame.shape[0])])
 
 
 # ---------------------------------------------------------------------------
@@ -521,27 +447,6 @@ def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lif
 # ---------------------------------------------------------------------------
 # Videos and the webcam
 # ---------------------------------------------------------------------------
-class StageTimer:
-    """Seconds spent per named stage, to report where the frame rate goes."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.perf_counter() - start
-
-    def summary(self, frames: int) -> str:
-        total = sum(self.seconds.values())
-        parts = ", ".join(f"{name} {1000 * s / max(frames, 1):.1f}" for name, s in self.seconds.items())
-        fps = frames / total if total > 0 else float("nan")
-        return f"{frames} frames in {total:.1f} s = {fps:.1f} fps (ms per frame: {parts})"
-
-
 @dataclass
 class StreamOptions:
     max_frames: int | None
@@ -589,10 +494,13 @@ class StreamOutputs:
         self._writer: cv2.VideoWriter | None = None
         self._jsonl = self._jsonl_tmp.open("w", encoding="utf-8")
         self.frames = 0
+        self.with_person = 0
 
     def write(self, annotated: np.ndarray, record: dict) -> None:
         if self._writer is None:  # the size is known with the first annotated frame
             height, width = annotated.shape[:2]
+            # MPEG-4 part 2: the fastest encoder this OpenCV build has (3 ms per 1120x480 frame, MJPG 7.5 ms,
+            # no H.264), and the file is 10 times smaller than MJPG's.
             self._writer = cv2.VideoWriter(str(self._video_tmp), cv2.VideoWriter_fourcc(*"mp4v"), self._fps,
                                            (width, height))
             if not self._writer.isOpened():
@@ -621,42 +529,67 @@ class StreamOutputs:
             self._writer.release()
 
 
-@dataclass
-class StreamStats:
-    timer: StageTimer
-    frames: int = 0
-    with_person: int = 0
+class StreamSteps:
+    """The work on each frame of a stream, one method per pipeline stage; each runs on a thread of its own."""
+
+    def __init__(self, detector: PoseDetector, lifter: Lifter, smooth: OneEuroFilter | None, focal: float | None):
+        self.detector, self.lifter, self.smooth, self.focal = detector, lifter, smooth, focal
+        self.annotator = visualize.FrameAnnotator(ring=pipeline.RESULTS_ALIVE_PER_STAGE)
+        self.lifted = 0  # frames lifted so far: the next one's index in the outputs (a camera drops stale frames)
+
+    def detect(self, timed_frame: tuple[float, np.ndarray]) -> tuple[float, np.ndarray, Detection | None]:
+        t, frame = timed_frame
+        return t, frame, self.detector.detect(frame)
+
+    def lift(self, detected: tuple[float, np.ndarray, Detection | None]) -> tuple[np.ndarray, PoseResult | None, dict]:
+        t, frame, detection = detected
+        intrinsics, _ = camera.image_intrinsics(frame.shape, self.focal)
+        result = None if detection is None else estimate_pose(detection, self.lifter, intrinsics)
+        _smooth(result, t, self.smooth)
+        record = frame_record(self.lifted, t, result)
+        self.lifted += 1
+        return frame, result, record
+
+    def draw(self, lifted: tuple[np.ndarray, PoseResult | None, dict]) -> tuple[np.ndarray, dict]:
+        frame, result, record = lifted
+        if result is None:
+            return self.annotator.annotate(frame), record
+        return self.annotator.annotate(frame, coco17_keypoints(result.detection), result.joints3d,
+                                       result.joints2d[:, 2]), record
+
+
+def read_frames(capture: cv2.VideoCapture, clock) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, BGR frame) for each frame of the capture, until it ends."""
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield clock(index), frame
+        index += 1
 
 
 def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, lifter: Lifter,
-                outputs: StreamOutputs, options: StreamOptions, stats: StreamStats) -> None:
-    """Detect, lift, draw and write frame after frame until the stream ends, --max-frames, or q/Esc."""
+                outputs: StreamOutputs, options: StreamOptions, stats: pipeline.PipelineStats, live: bool) -> None:
+    """Read, detect, lift, draw and write on overlapping threads until the stream ends, --max-frames, or q/Esc."""
     show = options.show and visualize.display_available()
     if options.show and not show:
         print("note: no display available, not opening a window", file=sys.stderr)
-    timer = stats.timer
     with PoseDetector(tracking=True) as detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
-        while options.max_frames is None or stats.frames < options.max_frames:
-            with timer.stage("read"):
-                ok, frame = capture.read()
-            if not ok:
-                break
-            t = clock(stats.frames)
-            with timer.stage("detection"):
-                detection = detector.detect(frame)
-            with timer.stage("lifting"):
-                intrinsics, _ = camera.image_intrinsics(frame.shape, options.focal)
-                result = None if detection is None else estimate_pose(detection, lifter, intrinsics)
-                _smooth(result, t, options.smooth)
-            with timer.stage("drawing"):
-                annotated = annotate_frame(frame, result)
-            with timer.stage("writing"):
-                outputs.write(annotated, frame_record(stats.frames, t, result))
-            stats.frames += 1
-            stats.with_person += result is not None
+        steps = StreamSteps(detector, lifter, options.smooth, options.focal)
+
+        def write(drawn: tuple[np.ndarray, dict]) -> bool:
+            """Write one frame; whether to go on."""
+            annotated, record = drawn
+            outputs.write(annotated, record)
+            outputs.with_person += record["person"]
             bar.update()
             if show and _window_wants_to_quit(f"infer.py: {stem} (q or Esc quits)", annotated):
-                break
+                return False
+            return options.max_frames is None or outputs.frames < options.max_frames
+
+        stages = [("detection", steps.detect), ("lifting", steps.lift), ("drawing", steps.draw)]
+        pipeline.run_pipeline(read_frames(capture, clock), stages, ("writing", write), keep_latest=live, stats=stats)
     if show:
         cv2.destroyAllWindows()
 
@@ -673,39 +606,40 @@ def _smooth(result: PoseResult | None, t: float, one_euro: OneEuroFilter | None)
         result.joints3d, result.pelvis_mm = smoothed[:-1], smoothed[-1]
 
 
-def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter, options: StreamOptions) -> list[Path]:
+def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter, options: StreamOptions,
+                   stats: pipeline.PipelineStats | None = None) -> list[Path]:
     """Run a video file or a camera frame by frame, writing the annotated video and per-frame JSON lines.
 
     A camera stops at --max-frames, q/Esc in the window, or Ctrl-C, and its outputs are kept; Ctrl-C
-    during a video file abandons it, leaving earlier outputs untouched.
+    during a video file abandons it, leaving earlier outputs untouched. stats, when given, receives
+    the frame rate and per-stage times (benchmark.py reads them).
     """
     is_camera = isinstance(source, int)
     capture, fps, count = open_capture(source)
     started = time.monotonic()
     clock = (lambda _: time.monotonic() - started) if is_camera else (lambda index: index / fps)
     total = min(filter(None, (count, options.max_frames)), default=None)
-    outputs, stats = StreamOutputs(stem, out_dir, fps, options.bvh), StreamStats(StageTimer())
+    outputs, stats = StreamOutputs(stem, out_dir, fps, options.bvh), stats if stats is not None else pipeline.PipelineStats()
     if options.smooth is not None:
         options.smooth.reset()
     try:
-        _run_frames(capture, clock, stem, total, lifter, outputs, options, stats)
+        _run_frames(capture, clock, stem, total, lifter, outputs, options, stats, live=is_camera)
     except KeyboardInterrupt:
         if not is_camera:
             outputs.discard()
             raise
-        print(f"\nstopped by Ctrl-C after {stats.frames} frames", file=sys.stderr)
+        print(f"\nstopped by Ctrl-C after {outputs.frames} frames", file=sys.stderr)
     except BaseException:
         outputs.discard()
         raise
     finally:
         capture.release()
-    if stats.frames == 0:
+    if outputs.frames == 0:
         outputs.discard()
         raise InputFailed(f"{source}: no frame could be read from the {'camera' if is_camera else 'video'}.")
     written = outputs.finish()
-    gaps = f"; in {stem}.bvh the other {stats.frames - stats.with_person} keep the last pose" if options.bvh else ""
-    print(f"{stem}: {stats.timer.summary(stats.frames)}; a person in {stats.with_person} of {stats.frames} frames"
-          + gaps)
+    gaps = f"; in {stem}.bvh the other {outputs.frames - outputs.with_person} keep the last pose" if options.bvh else ""
+    print(f"{stem}: {stats.summary()}; a person in {outputs.with_person} of {outputs.frames} frames" + gaps)
     return written + ([write_bvh(outputs.track, out_dir / f"{stem}.bvh", source)] if options.bvh else [])
 
 
@@ -793,6 +727,8 @@ def run(args: argparse.Namespace) -> int:
     # One pose at a time is too little work to share: extra intra-op threads only spin and
     # steal the CPU from MediaPipe's own threads (measured: lifting 40-75 ms per frame instead of 1).
     torch.set_num_threads(1)
+    # The traced model gives the eager model's numbers exactly, in about half the time per pose.
+    lifter = export_model.trace_lifter(lifter)
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ LinearBaseline: the residual MLP of Martinez et al. (2017), for comparison.
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -33,6 +35,25 @@ def create_edge_index() -> torch.Tensor:
     """The 27 bones of the skeleton as a PyG edge_index (2, 54), both directions."""
     bones = torch.tensor(sk.MPIINF_EDGES, dtype=torch.long).t()
     return torch.cat([bones, bones.flip(0)], dim=1)
+
+
+@contextmanager
+def generated_code_in_private_temp_folder():
+    """Keep the system temp folder as it was while PyG builds a MessagePassing class's propagate().
+
+    The first instance of each class in a process renders a jinja template to a .py file with
+    tempfile.NamedTemporaryFile(delete=False) and imports it (torch_geometric/template.py), never
+    removing the file. Imported, the code lives in sys.modules and the class; the file is not read
+    again (we trace, never torch.jit.script). So tempfile writes it into a folder of our own, removed
+    on leaving; later instances of the class find the module in sys.modules and write nothing.
+    """
+    saved = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="pyg_generated_") as folder:
+        tempfile.tempdir = folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
 
 
 # ---------------------------------------------------------------------------
@@ -70,7 +91,8 @@ class GraphTransformerBlock(nn.Module):
         # node_dim=1: the graph is shared by every pose in the (batch, joints, features) tensor.
         # normalize=False: the skeleton never changes, so PoseEstimator normalises it once.
         self.norm_graph = nn.LayerNorm(dim)
-        self.graph_conv = GCNConv(dim, dim, node_dim=1, normalize=False)
+        with generated_code_in_private_temp_folder():
+            self.graph_conv = GCNConv(dim, dim, node_dim=1, normalize=False)
         self.norm_attn = nn.LayerNorm(dim)
         self.attn = SelfAttention(dim, heads, dropout)
         self.norm_mlp = nn.LayerNorm(dim)

@@ -15,6 +15,7 @@ original y (or pixel v), so they can be read against the numbers in a pose file.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -101,25 +102,30 @@ def _check_image(image) -> None:
 
 def _dashed_line(image: np.ndarray, p0, p1, color, thickness: int, dash: int) -> None:
     inside, p0, p1 = cv2.clipLine((0, 0, image.shape[1], image.shape[0]), p0, p1)
-    if not inside:
+    length = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
+    if not inside or length == 0:
         return
-    start, step = np.asarray(p0, dtype=float), np.subtract(p1, p0).astype(float)
-    length = float(np.hypot(*step))
-    for s in np.arange(0.0, length, 2 * dash):
-        a = start + step * (s / length)
-        b = start + step * (min(s + dash, length) / length)
-        cv2.line(image, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), color, thickness, cv2.LINE_AA)
+    starts = np.arange(0.0, length, 2 * dash)
+    fractions = np.stack([starts, np.minimum(starts + dash, length)], axis=1) / length  # (dashes, 2 ends)
+    dashes = np.round(np.asarray(p0) + fractions[..., None] * np.subtract(p1, p0)).astype(np.int32)
+    cv2.polylines(image, list(dashes), False, color, thickness, cv2.LINE_AA)  # one call: drawing is per frame
 
 
 def _draw_skeleton_on_image(image, pose, edges, names, min_visibility, thickness, radius) -> np.ndarray:
     _check_image(image)
+    out = image.copy()
+    _draw_skeleton_into(out, pose, edges, names, min_visibility, thickness, radius)
+    return out
+
+
+def _draw_skeleton_into(out: np.ndarray, pose, edges, names, min_visibility, thickness, radius) -> None:
+    """Draw onto the BGR image `out` itself (also a view into a larger canvas)."""
     xy, visible = _positions_and_visibility(pose, min_visibility)
     drawable = np.isfinite(xy).all(1) & (np.abs(np.nan_to_num(xy)) < _MAX_PIXEL).all(1)
     points = [tuple(p) for p in np.round(np.where(drawable[:, None], xy, 0.0)).astype(int)]
-    thickness = thickness or max(1, round(min(image.shape[:2]) / 250))
+    thickness = thickness or max(1, round(min(out.shape[:2]) / 250))
     radius = radius or thickness + 2
     thin = max(1, thickness // 2)
-    out = image.copy()
     for a, b in edges:
         if not (drawable[a] and drawable[b]):
             continue
@@ -136,7 +142,6 @@ def _draw_skeleton_on_image(image, pose, edges, names, min_visibility, thickness
             cv2.circle(out, points[j], radius, color, -1, cv2.LINE_AA)
         else:
             cv2.circle(out, points[j], radius, color, thin, cv2.LINE_AA)
-    return out
 
 
 def draw_2d_pose_28(image: np.ndarray, pose: np.ndarray, min_visibility: float = VISIBILITY_THRESHOLD,
@@ -159,6 +164,128 @@ def draw_coco17(image: np.ndarray, keypoints: np.ndarray, min_visibility: float 
     """
     keypoints = _as_pose(keypoints, (2, 3), "draw_coco17 keypoints", num_joints=len(COCO17_NAMES))
     return _draw_skeleton_on_image(image, keypoints, COCO17_EDGES, COCO17_NAMES, min_visibility, thickness, radius)
+
+
+# ---------------------------------------------------------------------------
+# Annotated video frames (OpenCV): the frame with its overlay beside a live 3D view
+# ---------------------------------------------------------------------------
+# The live 3D view: an orthographic camera turned this far around the vertical axis and raised this
+# far above the horizon, so depth shows as sideways and vertical displacement.
+PANEL_YAW_DEG = 35.0
+PANEL_ELEVATION_DEG = 15.0
+PANEL_SPAN_MM = 2400.0  # the panel's height in mm, fixed so the person does not change size from frame to frame
+FLOOR_HALF_MM = 1000.0
+FLOOR_STEP_MM = 250.0
+# Dark, like most photos: the overlay palette above is made to stand out on those.
+PANEL_BACKGROUND = (40, 40, 40)
+FLOOR_COLOR = (95, 95, 95)
+TEXT_COLOR = (225, 225, 225)
+
+
+def _view_rotation() -> np.ndarray:
+    """Camera space -> panel space: turn about the vertical (y) axis, then tilt to look down."""
+    yaw, pitch = np.radians(PANEL_YAW_DEG), np.radians(PANEL_ELEVATION_DEG)
+    turn = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    tilt = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    return tilt @ turn
+
+
+VIEW_ROTATION = _view_rotation()
+
+
+def project_to_panel(points_mm: np.ndarray, size: int) -> np.ndarray:
+    """(N, 3) root-relative mm -> (N, 2) panel pixels, orthographic, the pelvis at the panel's centre."""
+    rotated = points_mm @ VIEW_ROTATION.T
+    return rotated[:, :2] * (size / PANEL_SPAN_MM) + size / 2
+
+
+def _floor_grid(floor_y: float) -> np.ndarray:
+    """(L, 2, 3) end points (mm) of a square grid on the floor plane y = floor_y, centred under the pelvis."""
+    t = np.arange(-FLOOR_HALF_MM, FLOOR_HALF_MM + 1, FLOOR_STEP_MM)
+    h = np.full_like(t, FLOOR_HALF_MM)
+    xz = np.concatenate([np.stack([np.column_stack([t, -h]), np.column_stack([t, h])], axis=1),  # along z
+                         np.stack([np.column_stack([-h, t]), np.column_stack([h, t])], axis=1)])  # along x
+    return np.stack([xz[..., 0], np.full(xz.shape[:2], floor_y), xz[..., 1]], axis=-1)
+
+
+def _panel_text(panel: np.ndarray, text: str, y: int) -> None:
+    """One line of text across the panel at height y (kept inside it), scaled to the panel's size."""
+    size = panel.shape[0]
+    scale, thickness = max(0.35, size / 1100), max(1, round(size / 600))
+    (_, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    y = min(max(y, height + 6), size - baseline - 6)
+    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thickness, cv2.LINE_AA)
+
+
+@functools.lru_cache(maxsize=4)
+def _blank_panel(size: int) -> np.ndarray:
+    """The background to copy: faster than filling a strided view of a canvas with a colour every frame."""
+    return np.full((size, size, 3), PANEL_BACKGROUND, dtype=np.uint8)
+
+
+def draw_3d_panel(panel: np.ndarray, joints3d: np.ndarray | None, visibility: np.ndarray | None = None) -> None:
+    """Draw the 3D pose, seen from above and to the side, into a square BGR image (or view) in place.
+
+    joints3d: (28, 3) root-relative mm, or None for "no person found". Joints whose visibility is below
+    VISIBILITY_THRESHOLD are hollow, their bones dashed: their 3D is the model's guess.
+    """
+    size = panel.shape[0]
+    np.copyto(panel, _blank_panel(size))
+    if joints3d is None:
+        _panel_text(panel, "no person found", size // 2)
+        return
+    joints3d = _as_pose(joints3d, (3,), "draw_3d_panel joints3d (mm)", num_joints=len(JOINT_NAMES))
+    floor_y = float(joints3d[:, 1].max())  # y points down: the lowest joint stands on the floor
+    grid = np.round(project_to_panel(_floor_grid(floor_y).reshape(-1, 3), size)).astype(np.int32)
+    cv2.polylines(panel, list(grid.reshape(-1, 2, 2)), False, FLOOR_COLOR, 1, cv2.LINE_AA)
+    visibility = np.ones(len(joints3d)) if visibility is None else visibility
+    projected = np.column_stack([project_to_panel(joints3d, size), visibility])
+    _draw_skeleton_into(panel, projected, MPIINF_EDGES, JOINT_NAMES, VISIBILITY_THRESHOLD, None, None)
+    _panel_text(panel, f"3D (view turned {PANEL_YAW_DEG:.0f} deg, floor grid {FLOOR_STEP_MM:.0f} mm)", 0)
+    _panel_text(panel, "blue: left, red: right; hollow, dashed: unseen, guessed", size - 1)
+
+
+def render_3d_panel(joints3d: np.ndarray | None, visibility: np.ndarray | None, size: int) -> np.ndarray:
+    """A new size x size BGR image of the live 3D view (see draw_3d_panel)."""
+    panel = np.empty((size, size, 3), dtype=np.uint8)
+    draw_3d_panel(panel, joints3d, visibility)
+    return panel
+
+
+class FrameAnnotator:
+    """Annotated video frames: the frame with its COCO-17 overlay, beside a square 3D view as high.
+
+    Each frame is drawn into the next of `ring` preallocated canvases, so nothing is allocated or
+    copied twice per frame; a canvas is reused `ring` frames later, so ring must exceed the number
+    of annotated frames still held downstream (queued, being written or shown) at any time.
+    """
+
+    def __init__(self, ring: int):
+        self._ring = ring
+        self._canvases: list[np.ndarray] = []
+        self._next = 0
+
+    def _canvas(self, height: int, width: int) -> np.ndarray:
+        shape = (height, width + height, 3)
+        if not self._canvases or self._canvases[0].shape != shape:
+            self._canvases = [np.empty(shape, dtype=np.uint8) for _ in range(self._ring)]
+        canvas = self._canvases[self._next]
+        self._next = (self._next + 1) % self._ring
+        return canvas
+
+    def annotate(self, frame: np.ndarray, coco17: np.ndarray | None = None, joints3d: np.ndarray | None = None,
+                 visibility: np.ndarray | None = None) -> np.ndarray:
+        """frame (H, W, 3) BGR; coco17 (17, 3) pixels + visibility and joints3d (28, 3) mm, or None for no person."""
+        _check_image(frame)
+        height, width = frame.shape[:2]
+        canvas = self._canvas(height, width)
+        image, panel = canvas[:, :width], canvas[:, width:]
+        image[:] = frame
+        if coco17 is not None:
+            keypoints = _as_pose(coco17, (2, 3), "annotate coco17 keypoints", num_joints=len(COCO17_NAMES))
+            _draw_skeleton_into(image, keypoints, COCO17_EDGES, COCO17_NAMES, VISIBILITY_THRESHOLD, None, None)
+        draw_3d_panel(panel, joints3d, visibility)
+        return canvas
 
 
 # ---------------------------------------------------------------------------

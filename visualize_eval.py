@@ -2,6 +2,7 @@
 
     python visualize_eval.py --data mpi_inf_combined.npz                 # the bundled weights
     python visualize_eval.py --synthetic 20000 --weights runs/x/best.pth --n 4 --show
+    python visualize_eval.py --mocap ../shared/mocap/cmu ../shared/mocap/cmu_cc   # real-motion validation clips
 
 The validation poses are those eval.py scores by default (its load_poses: the split, data seed and
 validation fraction of the checkpoint's training run unless given). Each row
@@ -23,7 +24,8 @@ import torch
 import metrics
 import skeleton_utils as sk
 import visualize
-from data_loader import DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, model_input_from_ground_truth
+from data_loader import (DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, add_source_arguments,
+                         check_source_arguments, model_input_from_ground_truth)
 from eval import load_poses
 from infer import load_weights
 from model import WEIGHTS_HELP, default_weights
@@ -97,11 +99,7 @@ def _provenance(dataset: MPIINF3DHPDataset, i: int) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Plot the first validation poses: 2D input, ground-truth 3D "
                                                  "and the model's prediction, with each pose's MPJPE.")
-    parser.add_argument("--data", default="mpi_inf_combined.npz", help="pose .npz file (default: %(default)s)")
-    parser.add_argument("--synthetic", type=int, metavar="N",
-                        help="the held-out subjects of N synthetic poses, as train.py --synthetic N made them")
-    parser.add_argument("--data-seed", type=int,
-                        help="seed of the synthetic poses (default: the checkpoint's training run, else 0)")
+    add_source_arguments(parser, seed_default=None)
     parser.add_argument("--val-fraction", type=float,
                         help=f"held-out share (default: the checkpoint's training run, else {DEFAULT_VAL_FRACTION})")
     parser.add_argument("--weights", help=WEIGHTS_HELP)
@@ -115,8 +113,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--n must be at least 1")
     if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:
         parser.error("--val-fraction must lie strictly between 0 and 1")
-    if args.synthetic is not None and args.synthetic < 2:
-        parser.error("--synthetic needs at least 2 poses, so that a validation split exists")
+    check_source_arguments(parser, args)
     return args
 
 

@@ -81,3 +81,17 @@ def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_json_into_a_missing_folder_is_refused_before_running(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         benchmark.main(["--quick", "--json", str(tmp_path / "missing" / "bench.json")])
+
+
+def test_video_run_compares_the_pipeline_with_mediapipe_alone(tmp_path):
+    result = subprocess.run([sys.executable, benchmark.__file__, "--video", "--quick", "--json", str(tmp_path / "v.json")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for line in ("MediaPipe alone (decode + Pose", "infer.py pipeline", "busy ms per frame", "pipeline / MediaPipe alone"):
+        assert line in result.stdout
+    video = json.loads((tmp_path / "v.json").read_text())["video"]
+    assert video["mediapipe_alone"]["frames"] == video["pipeline"]["frames"] == 20
+    assert set(video["pipeline"]["stage_ms"]) == {"read", "detection", "lifting", "drawing", "writing"}
+    figures = [video["ratio"], video["mediapipe_alone"]["fps"], video["pipeline"]["fps"], *video["pipeline"]["stage_ms"].values()]
+    assert all(math.isfinite(x) and x > 0 for x in figures)  # measured, not asserted fast or slow
+    assert not list(tmp_path.glob("*.mp4"))  # the clip and the outputs lived in temporary folders

@@ -201,3 +201,24 @@ def test_export_refuses_a_missing_output_folder(checkpoints, tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         export_model.main(["--weights", checkpoints["mlp"], "--out", str(tmp_path / "no" / "x.ts")])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exported_torchscript_is_inference_only(exported):
+    module = torch.jit.load(str(exported["gcn_transformer"][0]))
+    out = module(torch.rand(2, sk.NUM_JOINTS, 3) * 100)  # no torch.no_grad(): a deployment may forget it
+    assert not out.requires_grad
+    assert not any(p.requires_grad for p in module.parameters())
+
+
+@pytest.mark.parametrize("weights", ["bundled", "tiny"])
+def test_the_traced_lifter_infer_uses_per_frame_matches_eager(weights, checkpoints):
+    path = mdl.BUNDLED_WEIGHTS if weights == "bundled" else checkpoints["gcn_transformer"]
+    if not os.path.isfile(path):
+        pytest.skip("no bundled weights in this checkout")
+    lifter, _ = mdl.load_lifter(path)
+    traced = export_model.trace_lifter(lifter)
+    for batch in (1, 1, 1, 3):  # TorchScript optimises after its first calls: compare those too
+        joints = export_model.example_joints(lifter, batch, seed=batch)
+        with torch.no_grad():
+            assert (traced(joints) - lifter(joints)).abs().max() <= 1e-4  # mm
+    assert any(p.requires_grad for p in lifter.parameters())  # tracing left the caller's model alone

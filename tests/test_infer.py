@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from matplotlib import cbook
 import infer
 import model
 import skeleton_utils as sk
+import visualize
 
 REPO = Path(__file__).resolve().parents[1]
 GRACE_HOPPER = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -189,6 +191,15 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     return path
 
 
+def read_frames(path: Path) -> list[np.ndarray]:
+    video, frames = cv2.VideoCapture(str(path)), []
+    ok, frame = video.read()
+    while ok:
+        frames.append(frame)
+        ok, frame = video.read()
+    return frames
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """Ten frames: the photo sliding sideways, with two frames of bare wall (frames 4 and 5)."""
@@ -244,10 +255,26 @@ def _interrupt_at_frame(n: int):
     return detect_until_interrupted
 
 
+class EndlessCamera:
+    """Stands in for a webcam: a clip's frames over and over, one every 1/fps seconds, never ending."""
+
+    def __init__(self, clip: Path, fps: float = 30.0):
+        self.frames = read_frames(clip)
+        self.period, self.reads = 1 / fps, 0
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        time.sleep(self.period)
+        self.reads += 1
+        return True, self.frames[(self.reads - 1) % len(self.frames)].copy()
+
+    def release(self) -> None:
+        pass
+
+
 def test_camera_stops_at_max_frames_or_ctrl_c_and_keeps_its_outputs(weights, clip, tmp_path, monkeypatch):
     lifter, _ = infer.load_weights(weights, torch.device("cpu"))
-    # The video stands in for a webcam: same frames, no frame count, wall-clock timestamps.
-    monkeypatch.setattr(infer, "open_capture", lambda source: (cv2.VideoCapture(str(clip)), 10.0, None))
+    # No frame count, wall-clock timestamps, frames while the run lasts.
+    monkeypatch.setattr(infer, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
     infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(max_frames=4, smooth=None, show=False))
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 4
     monkeypatch.setattr(infer.PoseDetector, "detect", _interrupt_at_frame(2))
@@ -268,18 +295,88 @@ def test_ctrl_c_during_a_video_file_leaves_earlier_outputs_untouched(weights, cl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_joints.jsonl"]
 
 
+INDEX_BITS, BIT_PX = 6, 16
+
+
+def numbered_frame(index: int) -> np.ndarray:
+    """A bare wall whose top row of squares spells index in binary (white 1, black 0), robust to mp4v."""
+    frame = np.full((96, 128, 3), 128, dtype=np.uint8)
+    for bit in range(INDEX_BITS):
+        frame[:BIT_PX, bit * BIT_PX:(bit + 1) * BIT_PX] = 255 if index >> bit & 1 else 0
+    return frame
+
+
+def frame_number(frame: np.ndarray) -> int:
+    squares = [frame[4:BIT_PX - 4, bit * BIT_PX + 4:(bit + 1) * BIT_PX - 4].mean() for bit in range(INDEX_BITS)]
+    return sum(1 << bit for bit, value in enumerate(squares) if value > 128)
+
+
+@pytest.fixture(scope="module")
+def numbered_clip(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("numbered") / "numbered.mp4", [numbered_frame(i) for i in range(40)])
+
+
+def test_the_pipeline_keeps_every_frame_of_a_file_in_order(weights, numbered_clip, tmp_path):
+    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    annotated = read_frames(tmp_path / "numbered_annotated.mp4")
+    assert [frame_number(frame) for frame in annotated] == list(range(40))
+    records = [json.loads(line) for line in (tmp_path / "numbered_joints.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(40))
+    assert [r["time_s"] for r in records] == pytest.approx([i / 10 for i in range(40)])
+
+
+def _fail_on_call(function, n: int, error: BaseException):
+    """function, raising error on its n-th call (0-based) instead."""
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > n:
+            raise error
+        return function(*args, **kwargs)
+    return failing
+
+
+@pytest.mark.parametrize("stage", ["read_frames", "detect", "lift", "draw", "write"])
+def test_a_failing_stage_ends_the_video_with_its_error_and_no_output(weights, numbered_clip, tmp_path, monkeypatch,
+                                                                     stage):
+    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    previous = tmp_path / "numbered_joints.jsonl"
+    previous.write_text("an earlier run\n")
+    error = OSError(f"{stage} broke")
+    if stage == "read_frames":
+        read = infer.read_frames
+        monkeypatch.setattr(infer, "read_frames", lambda *args: map(_fail_on_call(lambda x: x, 5, error), read(*args)))
+    else:
+        owner = infer.StreamOutputs if stage == "write" else infer.StreamSteps
+        monkeypatch.setattr(owner, stage, _fail_on_call(getattr(owner, stage), 5, error))
+    with pytest.raises(OSError, match=f"{stage} broke"):
+        infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    assert previous.read_text() == "an earlier run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["numbered_joints.jsonl"]
+
+
+def test_a_failing_stage_is_a_clear_error_on_the_command_line(weights, numbered_clip, tmp_path, monkeypatch, capsys,
+                                                               keep_torch_threads):
+    monkeypatch.setattr(infer.StreamOutputs, "write", _fail_on_call(infer.StreamOutputs.write, 3,
+                                                                    OSError("No space left on device")))
+    assert infer.main([str(numbered_clip), "--weights", str(weights), "--out", str(tmp_path)]) == 1
+    assert "error: No space left on device" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_3d_panel_shows_the_pose_upright_and_centred():
     pose3d = np.zeros((28, 3))
     pose3d[sk.J["head"]] = (0, -600, 0)
     pose3d[sk.J["left_ankle"]] = (100, 900, 0)
     size = 300
-    panel_points = infer.project_to_panel(pose3d, size)
+    panel_points = visualize.project_to_panel(pose3d, size)
     assert np.allclose(panel_points[sk.ROOT], size / 2)
     assert panel_points[sk.J["head"], 1] < size / 2 < panel_points[sk.J["left_ankle"], 1]
-    result = infer.PoseResult(None, np.column_stack([np.zeros((28, 2)), np.ones(28)]), pose3d)
-    panel = infer.render_3d_panel(result, size)
+    panel = visualize.render_3d_panel(pose3d, np.ones(28), size)
     assert panel.shape == (size, size, 3)
-    assert (panel != infer.PANEL_BACKGROUND).any(axis=2).mean() > 0.01
+    assert (panel != visualize.PANEL_BACKGROUND).any(axis=2).mean() > 0.01
 
 
 # ---------------------------------------------------------------------------

@@ -210,3 +210,25 @@ def test_command_writes_the_contract_and_refuses_a_broken_clip_writing_nothing(t
     assert done.returncode == 1
     assert "broken.bvh" in done.stderr and "truncated" in done.stderr
     assert not again.exists() and list(tmp_path.glob("*.tmp")) == []
+
+
+def test_train_and_eval_mix_motion_capture_with_synthetic_poses(tmp_path):
+    """train.py --mocap beside --synthetic holds out the clips' own validation poses; eval.py reports per source."""
+    import json
+
+    import eval as evaluate
+    import train
+
+    folder = str(clip_folder(tmp_path))
+    out = tmp_path / "run"
+    assert train.main(["--synthetic", "600", "--mocap", folder, "--mocap-views", "2", "--epochs", "1", "--dim", "16",
+                       "--depth", "1", "--device", "cpu", "--out", str(out)]) == 0
+    report = tmp_path / "report.json"
+    assert evaluate.main(["--synthetic", "600", "--mocap", folder, "--mocap-views", "2", "--device", "cpu",
+                          "--weights", str(out / "best_model_weights.pth"), "--json", str(report)]) == 0
+    results = json.loads(report.read_text())
+    assert "motion capture" in results["split_description"] and "holdout = 1" in results["split_description"]
+    sources = {row["source"].split(" ")[0]: row for row in results["sources"]}
+    assert set(sources) == {"synthetic", "motion"}
+    assert sources["motion"]["num_poses"] == 10 * 2  # the test clip: 10 frames x 2 views
+    assert 0 < results["joint_sets"]["test14"]["limb_angle"] < 180

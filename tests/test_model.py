@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +11,8 @@ from torch_geometric.nn import GCNConv
 import data_loader as dl
 import model as m
 import skeleton_utils as sk
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +146,17 @@ def test_asking_for_cuda_without_it_is_a_clear_error():
     with pytest.raises(SystemExit, match="not a device name"):
         m.resolve_device("gpu0")
     assert m.resolve_device("auto") == torch.device("cpu")
+
+
+def test_building_and_running_the_models_leaves_the_temp_folder_clean(tmp_path):
+    """PyG writes the generated code of GCNConv.propagate to the temp folder; model.py keeps it out."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    code = ("import torch, model\n"
+            "for arch in model.ARCHITECTURES:\n"
+            "    model.build_model(arch)(torch.rand(4, 28, 3)).sum().backward()\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "TMPDIR": str(temp)},
+                   capture_output=True, timeout=300)
+    # torch creates its (empty) compile cache folder torchinductor_<user> when torch._dynamo is imported.
+    left = [p for p in temp.rglob("*") if not (p.is_dir() and p.name.startswith("torchinductor_"))]
+    assert left == []
