@@ -234,8 +234,8 @@ COCO17_NAMES = (
 # pelvis's outer edge than the joint centre, but that offset is not measurable here: the only
 # detector that runs offline is MediaPipe, whose 33 landmarks contain COCO-17's points exactly
 # (MEDIAPIPE_TO_COCO17), so on the same people the two layouts agree to the pixel by construction,
-# and no image with both COCO-style labels and 3D joint centres is at hand. VideoPose3D and
-# MotionBERT also feed COCO hips to their lifters unchanged. See README, "Keypoints of other detectors".
+# and no image with both COCO-style labels and 3D joint centres is at hand. MotionBERT's coco2h36m
+# likewise takes COCO's hips as Human3.6M's hip joints unchanged. See README, "Keypoints of other detectors".
 #
 # COCO-17 scores: a COCO keypoint results file carries a detector's confidence in [0, 1], an
 # annotation file the flag v (0 unlabelled, 1 labelled but hidden, 2 visible); 0.3 is MMPose's
