@@ -834,7 +834,7 @@ def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrac
     if empty:
         lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
     if sequence.problems:
-        lines.append(f"  {len(sequence.problems)} problems (those frames or people were skipped):")
+        lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
         lines += [f"    {problem}" for problem in sequence.problems]
     return "\n".join(lines)
 

@@ -271,7 +271,7 @@ def test_infer_lifts_everyone_writes_overlays_and_lists_problems(openpose_folder
     printed = capsys.readouterr()
     assert status == 1  # two frames had problems; the others were lifted
     assert f"weights: {coco17_weights} (trained with --input coco17) for body25 keypoints" in printed.out
-    assert "2 problems" in printed.out and "not a JSON file" in printed.out and "no people in 1 frames" in printed.out
+    assert "2 problem(s)" in printed.out and "not a JSON file" in printed.out and "no people in 1 frames" in printed.out
     records = [json.loads(line) for line in (out / "openpose_people.jsonl").read_text().splitlines()]
     assert [len(r["people"]) for r in records] == [2, 0, 0, 1] and records[1]["time_s"] == 0.04
     first, second = records[0]["people"]
