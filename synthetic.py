@@ -22,13 +22,12 @@ from functools import partial
 
 import numpy as np
 
+from camera import CAMERAS_PER_SUBJECT, IMAGE_SIZE, project, stage_positions, studio_cameras, world_to_camera
 from skeleton_utils import (
     CLAVICLE_FRACTION, FOOT_FRACTION, HEAD_TOP_EXTENSION, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT, SPINE_FRACTIONS, J,
 )
 
-IMAGE_SIZE = 2048
 POSES_PER_SUBJECT = 300  # default: one generated body per this many poses
-CAMERAS_PER_SUBJECT = 8  # each body is filmed by its own ring of studio cameras, ids 0..7
 # Poses generated at once: bounds the memory for a million poses. Fixed, because the random
 # streams are per chunk, so the output for a seed must not depend on anything else.
 _CHUNK = 32768
@@ -916,72 +915,6 @@ def pose_bodies(offsets: np.ndarray, activity: np.ndarray, rng: np.random.Genera
 
 
 # ---------------------------------------------------------------------------
-# The studio: cameras and projection
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cameras:
-    """Per body and camera: world-to-camera rotation (S, K, 3, 3), centre (S, K, 3) mm, intrinsics (S, K, 4)."""
-
-    rotation: np.ndarray
-    centre: np.ndarray
-    intrinsics: np.ndarray
-
-
-_UP = np.array([0.0, 1.0, 0.0])
-_STAGE_RADIUS_MM = 700.0  # people move about the middle of the studio
-_AIM_SPREAD_MM = 400.0  # cameras aim near, not at, the middle: people are seldom in the image centre
-
-
-def _normalize(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def studio_cameras(num_subjects: int, rng: np.random.Generator, per_subject: int = CAMERAS_PER_SUBJECT) -> Cameras:
-    """A ring of cameras per body, 3.7-5.3 m from the studio centre, knee height to above the head.
-
-    World frame: y up, floor at y = 0, studio centre at the origin. Each camera looks at a
-    point near the middle of the stage, so people walking about are seldom in the image centre.
-    """
-    shape = (num_subjects, per_subject)
-    azimuth = (rng.uniform(0, 2 * np.pi, (num_subjects, 1)) + 2 * np.pi * np.arange(per_subject) / per_subject
-               + rng.normal(0, np.radians(10), shape))
-    radius = rng.uniform(3700, 5300, shape)
-    centre = np.stack([radius * np.sin(azimuth), rng.uniform(450, 2400, shape), radius * np.cos(azimuth)], axis=-1)
-    aim = np.clip(rng.normal(0, _AIM_SPREAD_MM, (2,) + shape), -2 * _AIM_SPREAD_MM, 2 * _AIM_SPREAD_MM)
-    target = np.stack([aim[0], rng.uniform(700, 1300, shape), aim[1]], axis=-1)
-    forward = _normalize(target - centre)
-    right = _normalize(np.cross(forward, _UP))
-    down = np.cross(forward, right)
-    roll = np.radians(rng.normal(0, 2, shape))[..., None]
-    right, down = np.cos(roll) * right + np.sin(roll) * down, np.cos(roll) * down - np.sin(roll) * right
-    fx = rng.uniform(1400, 1600, shape)
-    fy = fx * (1 + rng.normal(0, 0.001, shape))
-    cx, cy = (IMAGE_SIZE / 2 + np.clip(rng.normal(0, 10, (2,) + shape), -30, 30))
-    return Cameras(rotation=np.stack([right, down, forward], axis=-2), centre=centre,
-                   intrinsics=np.stack([fx, fy, cx, cy], axis=-1))
-
-
-def project(pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Pinhole projection of camera-space (..., J, 3) with (..., 4) fx, fy, cx, cy: (..., J, 2) pixels."""
-    f, c = intrinsics[..., None, :2], intrinsics[..., None, 2:]
-    return f * pose3d[..., :2] / pose3d[..., 2:3] + c
-
-
-def _to_camera(pose: np.ndarray, yaw: np.ndarray, cameras: Cameras, subject: np.ndarray, camera: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray:
-    """Turn each upright pose to its heading, place it on the stage and express it in its camera's frame."""
-    n = len(pose)
-    r = _STAGE_RADIUS_MM * np.sqrt(rng.random(n))
-    angle = rng.uniform(0, 2 * np.pi, n)
-    place = np.stack([r * np.cos(angle), np.zeros(n), r * np.sin(angle)], axis=1)
-    rotation = cameras.rotation[subject, camera]
-    # camera = R (heading @ pose + place - centre) = (R heading) pose + R (place - centre)
-    turn = rotation @ _rot(_Y, yaw)
-    shift = np.einsum("nij,nj->ni", rotation, place - cameras.centre[subject, camera])
-    return pose @ np.swapaxes(turn, 1, 2) + shift[:, None]
-
-
-# ---------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------
 def _check_request(n: int, seed: int, num_subjects: int | None) -> int:
@@ -1030,7 +963,8 @@ def generate_with_details(n: int, seed: int = 0, num_subjects: int | None = None
         activity = rng.choice(len(ACTIVITIES), len(who), p=weights / weights.sum())
         pose, angles = pose_bodies(bodies.offsets[who], activity, rng)
         camera = rng.integers(0, CAMERAS_PER_SUBJECT, len(who))
-        pose3d = _to_camera(pose, angles["yaw"], cameras, who, camera, rng).astype(np.float32)
+        place = stage_positions(len(who), rng)
+        pose3d = world_to_camera(pose, angles["yaw"], place, cameras, who, camera).astype(np.float32)
         intrinsics = cameras.intrinsics[who, camera]
         out["pose3d"][rows] = pose3d
         out["pose2d"][rows] = project(pose3d.astype(np.float64), intrinsics)  # exact for the stored 3D

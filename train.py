@@ -41,7 +41,6 @@ import data_loader as dl
 import metrics
 import model as mdl
 import skeleton_utils as sk
-import synthetic
 
 BEST_WEIGHTS = mdl.TRAINED_WEIGHTS
 LAST_CHECKPOINT = "last_checkpoint.pth"
@@ -79,11 +78,7 @@ def _constructor_default(arch: str, flag: str):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = p.add_argument_group("data")
-    data.add_argument("--data", default="mpi_inf_combined.npz", help="pose .npz file (default: %(default)s)")
-    data.add_argument("--synthetic", type=int, metavar="N",
-                      help="train on N freshly generated synthetic poses instead of --data")
-    data.add_argument("--data-seed", type=int, default=0,
-                      help="seed of the synthetic poses, so the held-out subjects are reproducible (default: 0)")
+    dl.add_source_arguments(data)
     data.add_argument("--val-fraction", type=float, default=dl.DEFAULT_VAL_FRACTION,
                       help="share of the poses held out for validation (default: %(default)s)")
     data.add_argument("--input", choices=dl.INPUT_MODES, default="mediapipe",
@@ -92,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     net = p.add_argument_group("model (shape defaults: model.py's constructors, hybrid / mlp)")
     net.add_argument("--arch", choices=sorted(mdl.ARCHITECTURES), default="gcn_transformer")
+    net.add_argument("--init", metavar="WEIGHTS",
+                     help="fine-tune: start from this checkpoint's weights and input normalisation (its "
+                          "architecture and shape replace --arch and the shape flags; --resume ignores it)")
     for flag, kind, meaning in (("dim", int, "width"), ("depth", int, "number of blocks"),
                                 ("heads", int, "attention heads"), ("dropout", float, "dropout rate")):
         defaults = " / ".join(str(_constructor_default(arch, flag)) for arch in ("gcn_transformer", "mlp"))
@@ -136,8 +134,7 @@ def parse_args(argv: list[str], defaults: dict | None = None) -> argparse.Namesp
         parser.error("--heads applies to --arch gcn_transformer only")
     if not 0.0 < args.val_fraction < 1.0:
         parser.error("--val-fraction must lie strictly between 0 and 1")
-    if args.synthetic is not None and args.synthetic < 2:
-        parser.error("--synthetic needs at least 2 poses")
+    dl.check_source_arguments(parser, args)
     for flag in ("bs", "epochs", "patience"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} must be at least 1")
@@ -244,19 +241,9 @@ def check_resumable(args: argparse.Namespace, config: dict, checkpoint: dict) ->
 # ---------------------------------------------------------------------------
 # Data and model
 # ---------------------------------------------------------------------------
-def pose_source(args: argparse.Namespace, say=print) -> str | dict[str, np.ndarray]:
-    """The --data path, or the --synthetic poses generated from --data-seed (the same in train.py and eval.py)."""
-    if args.synthetic is None:
-        return args.data
-    say(f"data: {args.synthetic} synthetic poses (synthetic.generate_poses, data seed {args.data_seed})")
-    return synthetic.generate_poses(args.synthetic, seed=args.data_seed)
-
-
 def load_splits(args: argparse.Namespace, runtime: Runtime) -> tuple[dl.MPIINF3DHPDataset, dl.MPIINF3DHPDataset]:
     """The training and held-out splits, as tensors on the device."""
-    source = pose_source(args, runtime.print)
-    name = source if isinstance(source, str) else "synthetic poses"
-    arrays = dl.load_pose_file(source) if isinstance(source, str) else source  # read a file once for both splits
+    arrays, name = dl.load_pose_sources(args, runtime.print)  # read once for both splits
     train = dl.MPIINF3DHPDataset(arrays, "train", args.val_fraction, device=runtime.device, name=name)
     if train.joint_set != "mpiinf28":
         raise dl.DatasetError(
@@ -532,11 +519,18 @@ def arguments_and_resumed_run(argv: list[str]) -> tuple[argparse.Namespace, dict
 def start_session(args: argparse.Namespace, runtime: Runtime, train_set: dl.MPIINF3DHPDataset,
                   resumed: dict | None, command: str) -> Session:
     """Model, optimiser, schedule and early stopping: new, or as the resumed run left them."""
-    config = model_config(args)
+    initial = mdl.read_checkpoint(args.init) if args.init and not resumed else None
+    if initial:
+        args.arch = initial["arch"]
+    config = dict(initial["config"]) if initial else model_config(args)
     if resumed:
         check_resumable(args, config, resumed)
     net = mdl.build_model(args.arch, **config)
-    norm_stats = resumed["norm_stats"].numpy() if resumed else norm_stats_of(train_set, args.input)
+    if initial:
+        net.load_state_dict(initial["state_dict"])
+        norm_stats = initial["norm_stats"].numpy()
+    else:
+        norm_stats = resumed["norm_stats"].numpy() if resumed else norm_stats_of(train_set, args.input)
     lifter = mdl.Lifter(net, norm_stats).to(runtime.device)
     trainee = lifter
     if runtime.distributed:
@@ -566,6 +560,8 @@ def announce(s: Session, train_set: dl.MPIINF3DHPDataset, val_set: dl.MPIINF3DHP
     r, args = s.runtime, s.args
     r.print(f"training:   {train_set.describe()}\nvalidation: {val_set.describe()}")
     r.print(f"model: {args.arch} {s.config}, {mdl.count_parameters(s.net):,} parameters, input {args.input}")
+    if args.init and s.first_epoch == 1:
+        r.print(f"fine-tuning from {args.init} (its weights and input normalisation)")
     processes = f" x {r.world_size} processes" if r.distributed else ""
     batch = f", batch {args.bs}" + (f" per process ({args.bs * r.world_size} in all)" if r.distributed else "")
     r.print(f"device: {r.device}{processes}{batch}" + (f", mixed precision {s.amp_dtype}" if s.amp_dtype else ""))
