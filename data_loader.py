@@ -22,7 +22,9 @@ import skeleton_utils as sk
 
 METADATA_KEYS = ("subject", "sequence", "camera", "frame", "holdout", "source")
 DEFAULT_DATA = "mpi_inf_combined.npz"
-INPUT_MODES = ("mediapipe", "full")
+INPUT_MODES = ("mediapipe", "coco17", "full")
+# The detector joints each detector input mode never sees: COCO-17 (and OpenPose) give no hands or toes.
+UNSEEN_BY_MODE = {"mediapipe": (), "coco17": sk.COCO17.unseen_joints}
 DEFAULT_VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed, so train.py, eval.py and visualize_eval.py agree on the held-out poses
 NORM_STATS_FILE = "pose2d_mean_std.npy"
@@ -278,36 +280,38 @@ class MPIINF3DHPDataset:
 # The model's 2D input: what a detector sees, completed to 28 joints
 # ---------------------------------------------------------------------------
 def observed_joints(pose2d: torch.Tensor, input_mode: str) -> torch.Tensor:
-    """The joints the model's input is built from, with visibility 1: (..., K, 3).
+    """The joints the model's input is built from, with visibility 1 where seen: (..., K, 3).
 
-    'mediapipe': the detector joints (skeleton_utils.DETECTOR_JOINTS); 'full': all 28.
-    A 17-joint pose lacks the hands and toes; they are given at the wrist and ankle, invisible.
+    'mediapipe': the detector joints (skeleton_utils.DETECTOR_JOINTS); 'coco17': the same, with the
+    hands and toes, which COCO-17 lacks, always unseen at their stand-ins; 'full': all 28.
+    A 17-joint pose lacks the hands and toes too; they are given the same way.
     """
     if input_mode not in INPUT_MODES:
         raise ValueError(f"input mode must be one of {INPUT_MODES}, not {input_mode!r}")
     if pose2d.shape[-2] == sk.NUM_JOINTS:
         picked = pose2d if input_mode == "full" else pose2d[..., list(sk.DETECTOR_JOINTS), :]
-        return torch.cat([picked, torch.ones_like(picked[..., :1])], dim=-1)
+        observed = torch.cat([picked, torch.ones_like(picked[..., :1])], dim=-1)
+        return observed if input_mode == "full" else sk.hide_at_stand_ins(observed, UNSEEN_BY_MODE[input_mode])
     if input_mode == "full":
         raise DatasetError(
             "a model trained with --input full needs all 28 ground-truth 2D joints, but this file has the "
-            "17 test-set joints; evaluate a model trained with --input mediapipe instead."
+            "17 test-set joints; evaluate a model trained with --input mediapipe or coco17 instead."
         )
-    with_vis = torch.cat([pose2d, torch.ones_like(pose2d[..., :1])], dim=-1)
-    stand_in = {"left_hand": "left_wrist", "right_hand": "right_wrist", "left_toe": "left_ankle", "right_toe": "right_ankle"}
-    columns = []
-    for name in sk.DETECTOR_JOINT_NAMES:
-        if name in stand_in:
-            joint = with_vis[..., sk.TEST17_NAMES.index(stand_in[name]), :]
-            columns.append(torch.cat([joint[..., :2], torch.zeros_like(joint[..., 2:])], dim=-1))
-        else:
-            columns.append(with_vis[..., sk.TEST17_NAMES.index(name), :])
-    return torch.stack(columns, dim=-2)
+    missing = sk.COCO17.unseen_joints  # the test set has no hands or toes either
+    columns = [sk.TEST17_NAMES.index(sk.STAND_INS[name] if name in missing else name) for name in sk.DETECTOR_JOINT_NAMES]
+    picked = pose2d[..., columns, :]
+    return sk.hide_at_stand_ins(torch.cat([picked, torch.ones_like(picked[..., :1])], dim=-1), missing)
 
 
 def complete_joints(observed: torch.Tensor, input_mode: str) -> torch.Tensor:
-    """Observed (..., K, 3) joints -> the model's (..., 28, 3) input (x, y, visibility) in pixels."""
-    return sk.synthesize_joints(observed) if input_mode == "mediapipe" else observed
+    """Observed (..., K, 3) joints -> the model's (..., 28, 3) input (x, y, visibility) in pixels.
+
+    The joints the mode never sees are put back at their stand-ins here, after augmentation moved
+    them: at inference the keypoint layouts place them exactly there (skeleton_utils.layout_detector_joints).
+    """
+    if input_mode == "full":
+        return observed
+    return sk.synthesize_joints(sk.hide_at_stand_ins(observed, UNSEEN_BY_MODE[input_mode]))
 
 
 def model_input_from_ground_truth(pose2d: torch.Tensor, input_mode: str) -> torch.Tensor:

@@ -51,12 +51,15 @@ import torch
 from tqdm import tqdm
 
 import camera
+import data_loader as dl
 import export_model
+import keypoints as kp
 import mocap
 import pipeline
 import skeleton_utils as sk
 import visualize
-from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device
+from model import (WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device,
+                   weights_for_layout)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -84,6 +87,8 @@ def media_kind(path: Path) -> str | None:
 OUTPUT_ENDINGS = {
     "image": {"overlay": "_overlay_coco17.jpg", "figure": "_pose3d.png", "json": "_pose.json"},
     "video": {"video": "_annotated.mp4", "jsonl": "_joints.jsonl"},
+    # --keypoints: STEM is the keypoint file's or folder's; the overlays are named after each frame's image.
+    "keypoints": {"jsonl": "_people.jsonl", "figure": "_people3d.png", "overlay": "_overlay_people.jpg"},
 }
 
 
@@ -119,6 +124,16 @@ def collect_inputs(paths: list[str]) -> list[Path]:
     return inputs
 
 
+def output_folder(name: str) -> Path:
+    """--out, created when missing."""
+    out_dir = Path(name)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
+    return out_dir
+
+
 def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:
     """Where the outputs of one input go (see the module docstring)."""
     return {key: out_dir / f"{stem}{ending}" for key, ending in OUTPUT_ENDINGS[kind].items()}
@@ -145,14 +160,29 @@ def temporary_path(path: Path) -> Path:
 
 
 @contextmanager
+def atomic_outputs():
+    """Yield stage(path) -> a temporary path to write; every staged file becomes its path when the
+    block succeeds, and none does otherwise (all temporary files vanish)."""
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(path: Path) -> Path:
+        staged.append((temporary_path(path), path))
+        return staged[-1][0]
+
+    try:
+        yield stage
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
 def atomic_output(path: Path):
     """Yield a temporary path to write; it becomes path when the block succeeds and vanishes otherwise."""
-    tmp = temporary_path(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_outputs() as stage:
+        yield stage(path)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -266,16 +296,31 @@ def warn_if_not_for_detectors(weights: Path, checkpoint: dict) -> None:
               file=sys.stderr)
 
 
+# Poses lifted at once: a whole keypoint sequence in one call would need gigabytes of activations.
+LIFT_BATCH = 1024
+
+
 def lift(lifter: Lifter, joints2d: np.ndarray) -> np.ndarray:
-    """(28, 3) pixel joints + visibility -> (28, 3) root-relative mm."""
+    """(..., 28, 3) pixel joints + visibility -> (..., 28, 3) root-relative mm."""
     device = next(lifter.buffers()).device
+    flat = torch.as_tensor(np.asarray(joints2d), dtype=torch.float32).reshape(-1, sk.NUM_JOINTS, 3)
     with torch.inference_mode():
-        out = lifter(torch.as_tensor(joints2d, dtype=torch.float32, device=device)[None])
-    return out[0].double().cpu().numpy()
+        out = torch.cat([lifter(chunk.to(device)).cpu() for chunk in flat.split(LIFT_BATCH)])
+    return out.double().numpy().reshape(np.shape(joints2d))
 
 
-def estimate_pose(detection: Detection, lifter: Lifter, intrinsics: np.ndarray) -> PoseResult:
-    joints2d = sk.mediapipe_to_mpiinf(detection.landmarks_px)
+def model_input(keypoints: np.ndarray, layout: sk.KeypointLayout, input_mode: str) -> np.ndarray:
+    """(..., K, 3) keypoints of a layout -> the (..., 28, 3) input that a model trained with input_mode expects.
+
+    A model trained on all 28 ground-truth joints (--input full) gets the detector joints synthesised as
+    for --input mediapipe, with a warning at loading (warn_if_not_for_detectors).
+    """
+    observed = sk.layout_detector_joints(keypoints, layout)
+    return dl.complete_joints(observed, "mediapipe" if input_mode == "full" else input_mode)
+
+
+def estimate_pose(detection: Detection, lifter: Lifter, intrinsics: np.ndarray, input_mode: str) -> PoseResult:
+    joints2d = model_input(detection.landmarks_px, sk.MEDIAPIPE, input_mode)
     joints3d = lift(lifter, joints2d)
     return PoseResult(detection, joints2d, joints3d, intrinsics, camera.place_pelvis(joints2d, joints3d, intrinsics))
 
@@ -299,13 +344,17 @@ def _rounded(values: np.ndarray, decimals: int) -> list:
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
+def joints_record(joints2d: np.ndarray, joints3d: np.ndarray) -> list[dict]:
+    """The model's 28 joints by name: input pixels and visibility, output mm."""
+    # Each array rounded once, not per joint: a video builds this for every frame.
+    pixel, visibility, mm = _rounded(joints2d[:, :2], 2), _rounded(joints2d[:, 2], 3), _rounded(joints3d, 1)
+    return [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
+            for j, name in enumerate(sk.JOINT_NAMES)]
+
+
 def pose_record(result: PoseResult) -> dict:
     """The joints of one person, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
-    # Each array rounded once, not per joint: a video builds this for every frame.
-    pixel, visibility, mm = (_rounded(result.joints2d[:, :2], 2), _rounded(result.joints2d[:, 2], 3),
-                             _rounded(result.joints3d, 1))
-    joints = [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
-              for j, name in enumerate(sk.JOINT_NAMES)]
+    joints = joints_record(result.joints2d, result.joints3d)
     det = result.detection
     pixel, visibility, world_mm = (_rounded(det.landmarks_px[:, :2], 2), _rounded(det.landmarks_px[:, 2], 3),
                                    _rounded(det.world_mm, 1))
@@ -430,7 +479,8 @@ def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lif
     if detection is None:
         raise InputFailed(f"{path}: no person found (MediaPipe Pose detected no body). Use a photo in which "
                           f"a person's head, shoulders and hips are visible.")
-    result = estimate_pose(detection, lifter, camera.image_intrinsics(image.shape, focal, path)[0])
+    result = estimate_pose(detection, lifter, camera.image_intrinsics(image.shape, focal, path)[0],
+                           checkpoint["input_mode"])
     outputs = output_paths(path.stem, "image", out_dir)
     text = to_readable_json(image_record(path, image, result, weights, checkpoint))  # fails before any write
     write_image(outputs["overlay"], visualize.draw_coco17(image, coco17_keypoints(detection)))
@@ -454,6 +504,7 @@ class StreamOptions:
     show: bool
     focal: float | None = None
     bvh: bool = False
+    input_mode: str = "mediapipe"  # the checkpoint's: how MediaPipe's landmarks become the model's input
 
 
 def open_capture(source: Path | int) -> tuple[cv2.VideoCapture, float, int | None]:
@@ -532,8 +583,8 @@ class StreamOutputs:
 class StreamSteps:
     """The work on each frame of a stream, one method per pipeline stage; each runs on a thread of its own."""
 
-    def __init__(self, detector: PoseDetector, lifter: Lifter, smooth: OneEuroFilter | None, focal: float | None):
-        self.detector, self.lifter, self.smooth, self.focal = detector, lifter, smooth, focal
+    def __init__(self, detector: PoseDetector, lifter: Lifter, options: StreamOptions):
+        self.detector, self.lifter, self.options = detector, lifter, options
         self.annotator = visualize.FrameAnnotator(ring=pipeline.RESULTS_ALIVE_PER_STAGE)
         self.lifted = 0  # frames lifted so far: the next one's index in the outputs (a camera drops stale frames)
 
@@ -543,9 +594,9 @@ class StreamSteps:
 
     def lift(self, detected: tuple[float, np.ndarray, Detection | None]) -> tuple[np.ndarray, PoseResult | None, dict]:
         t, frame, detection = detected
-        intrinsics, _ = camera.image_intrinsics(frame.shape, self.focal)
-        result = None if detection is None else estimate_pose(detection, self.lifter, intrinsics)
-        _smooth(result, t, self.smooth)
+        intrinsics, _ = camera.image_intrinsics(frame.shape, self.options.focal)
+        result = None if detection is None else estimate_pose(detection, self.lifter, intrinsics, self.options.input_mode)
+        _smooth(result, t, self.options.smooth)
         record = frame_record(self.lifted, t, result)
         self.lifted += 1
         return frame, result, record
@@ -576,7 +627,7 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
     if options.show and not show:
         print("note: no display available, not opening a window", file=sys.stderr)
     with PoseDetector(tracking=True) as detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
-        steps = StreamSteps(detector, lifter, options.smooth, options.focal)
+        steps = StreamSteps(detector, lifter, options)
 
         def write(drawn: tuple[np.ndarray, dict]) -> bool:
             """Write one frame; whether to go on."""
@@ -644,6 +695,147 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
 
 
 # ---------------------------------------------------------------------------
+# Keypoint files of other detectors: keypoints.py reads and tracks, this lifts and writes
+# ---------------------------------------------------------------------------
+@dataclass
+class LiftedPerson:
+    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output."""
+
+    id: int
+    keypoints: np.ndarray
+    joints2d: np.ndarray
+    joints3d: np.ndarray
+
+
+@dataclass
+class PersonTrack:
+    """One person through a sequence: the frames it is in and its (n, 28, 3) 3D joints there (e.g. for a BVH)."""
+
+    id: int
+    frames: np.ndarray
+    joints3d: np.ndarray
+
+
+def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter,
+                  input_mode: str) -> list[list[LiftedPerson]]:
+    """Every person of every frame lifted, in one batched pass."""
+    people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
+              for pid, keypoints in zip(ids[f], frame.people)]
+    joints2d = model_input(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, input_mode)
+    joints3d = lift(lifter, joints2d)
+    lifted: list[list[LiftedPerson]] = [[] for _ in sequence.frames]
+    for (f, pid, keypoints), j2, j3 in zip(people, joints2d, joints3d):
+        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3))
+    return lifted
+
+
+def person_tracks(lifted: list[list[LiftedPerson]]) -> dict[int, PersonTrack]:
+    """The lifted sequence regrouped by track id."""
+    frames: dict[int, list[int]] = defaultdict(list)
+    joints: dict[int, list[np.ndarray]] = defaultdict(list)
+    for f, people in enumerate(lifted):
+        for person in people:
+            frames[person.id].append(f)
+            joints[person.id].append(person.joints3d)
+    return {pid: PersonTrack(pid, np.array(frames[pid]), np.stack(joints[pid])) for pid in sorted(frames)}
+
+
+def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[LiftedPerson],
+                          layout: sk.KeypointLayout) -> dict:
+    """One JSON line: the frame, its people by track id (the detector's keypoints and the model's joints)."""
+    return {
+        "frame": index, "time_s": round(index / fps, 4), "name": frame.name,
+        "people": [{"id": person.id,
+                    "keypoints": [{"name": name, "pixel": _rounded(k[:2], 2), "confidence": round(float(k[2]), 3)}
+                                  for name, k in zip(layout.keypoints, person.keypoints)],
+                    "joints": joints_record(person.joints2d, person.joints3d)} for person in people],
+        "problems": frame.problems,
+    }
+
+
+def people_figure(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], weights: Path):
+    """The 3D figure of the frame with the most people (the first such), one panel per person."""
+    index = max(range(len(lifted)), key=lambda f: len(lifted[f]))
+    people = lifted[index]
+    return visualize.figure_people_3d(
+        [person.joints3d for person in people], [f"id {person.id}" for person in people],
+        title=f"{sequence.path.name}, frame {sequence.frames[index].name} ({len(people)} people), "
+              f"lifted by {weights.name}")
+
+
+def frame_images(sequence: kp.KeypointSequence, folder: Path) -> list[Path | None]:
+    """The image of each frame in --images FOLDER (None where there is none), refusing a folder without any."""
+    if not folder.is_dir():
+        raise SystemExit(f"error: --images {folder}: no such folder.")
+    images = sorted(p for p in folder.iterdir() if p.is_file() and media_kind(p) == "image" and not is_own_output(p))
+    matched = kp.match_frame_images(sequence.frames, images)
+    if not any(matched):
+        raise SystemExit(f"error: --images {folder}: no image there matches a frame of {sequence.path} (by file name, "
+                         f"stem or COCO image id), and there are {len(images)} images for {len(sequence.frames)} frames.")
+    return matched
+
+
+def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
+                           out_dir: Path, fps: float, weights: Path) -> list[Path]:
+    """The JSON lines, the 3D figure and the overlays, all or nothing."""
+    stem = sequence.path.stem if sequence.path.is_file() else sequence.path.name
+    outputs = output_paths(stem, "keypoints", out_dir)
+    lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
+             for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
+    written = [outputs["jsonl"], outputs["figure"]]
+    with atomic_outputs() as stage:
+        stage(outputs["jsonl"]).write_text("".join(lines), encoding="utf-8")
+        visualize.save_figure(people_figure(sequence, lifted, weights), stage(outputs["figure"]))
+        for image_path, people in zip(images, lifted):
+            if image_path is None:
+                continue
+            overlay = out_dir / f"{image_path.stem}{OUTPUT_ENDINGS['keypoints']['overlay']}"
+            drawn = visualize.draw_people(read_image(image_path), [p.joints2d for p in people],
+                                          [f"id {p.id}" for p in people])
+            if not cv2.imwrite(str(stage(overlay)), drawn):
+                raise OSError(f"{overlay}: OpenCV could not write the image")
+            written.append(overlay)
+    return written
+
+
+def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack]) -> str:
+    """What was lifted, who was tracked where, and every problem met, for the end of the run."""
+    empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
+    lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
+             f"{len(tracks)} people tracked"]
+    lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
+              f"{sequence.frames[t.frames[-1]].name})" for t in tracks.values()]
+    if empty:
+        lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
+    if sequence.problems:
+        lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
+        lines += [f"    {problem}" for problem in sequence.problems]
+    return "\n".join(lines)
+
+
+def run_keypoints(args: argparse.Namespace) -> int:
+    """Lift every person of a keypoint file or folder; returns the exit status (1 when a frame had a problem)."""
+    try:
+        sequence = kp.read_keypoints(args.keypoints, args.annotations,
+                                     tuple(args.image_size) if args.image_size else None)
+    except kp.KeypointError as err:
+        raise SystemExit(f"error: {err}") from err
+    images = frame_images(sequence, Path(args.images)) if args.images else [None] * len(sequence.frames)
+    weights, note = (args.weights, None) if args.weights else weights_for_layout(sequence.layout.name)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    weights = Path(weights)
+    lifter, checkpoint = load_weights(weights, resolve_device(args.device))
+    warn_if_not_for_detectors(weights, checkpoint)
+    print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
+    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"])
+    written = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights)
+    print(keypoint_summary(sequence, person_tracks(lifted)))
+    print(f"{sequence.path}: wrote " + ", ".join(map(str, written[:3])) + (f" and {len(written) - 3} more overlays" if len(written) > 3 else ""))
+    return 1 if sequence.problems else 0
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -656,7 +848,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                "Exit status 1 when any input failed.")
     parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
-    parser.add_argument("--weights", help=WEIGHTS_HELP)
+    parser.add_argument("--weights", help=WEIGHTS_HELP + "; with --keypoints of a layout without hands, the bundled "
+                        "pretrained/best_model_weights_coco17.pth when present")
     parser.add_argument("--demo", action="store_true",
                         help="also lift the real photo that ships with matplotlib (grace_hopper.jpg): no photo of your own needed")
     parser.add_argument("--out", default=".", metavar="FOLDER", help="output folder (default: the working directory)")
@@ -672,12 +865,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--focal", type=float, metavar="PX", help="focal length in pixels (default: the photo's EXIF, "
                         "else a 60 degree horizontal field of view)")
     parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting")
+    keypoints = parser.add_argument_group("2D keypoints of another detector, instead of MediaPipe (see keypoints.py)")
+    keypoints.add_argument("--keypoints", metavar="PATH",
+                           help="an OpenPose folder of *_keypoints.json, a COCO keypoint results or annotation file, "
+                                "or MMPose inferencer predictions; every person is lifted and tracked")
+    keypoints.add_argument("--annotations", metavar="FILE", help="COCO annotation file naming the images of COCO results")
+    keypoints.add_argument("--images", metavar="FOLDER", help="the frames' images, for overlays")
+    keypoints.add_argument("--fps", type=float, default=FALLBACK_FPS,
+                           help="frame rate of a keypoint sequence, for time_s (default: %(default)s)")
+    keypoints.add_argument("--image-size", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"),
+                           help="frame size in pixels, for coordinates normalised to [0, 1]")
     args = parser.parse_args(argv)
-    args.weights = args.weights or default_weights()
     if args.demo:
         args.inputs.append(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    if args.keypoints is not None:
+        if args.inputs or args.camera is not None or args.smooth or args.max_frames is not None:
+            parser.error("--keypoints reads 2D keypoints instead of images, videos or a camera; it takes no inputs, "
+                         "--demo, --camera, --smooth or --max-frames")
+        if args.fps <= 0 or (args.image_size and min(args.image_size) < 1):
+            parser.error("--fps must be positive and --image-size two positive integers")
+        return args
+    if args.annotations or args.images or args.image_size:
+        parser.error("--annotations, --images and --image-size go with --keypoints")
     if (args.camera is None) == (not args.inputs):
         parser.error("give images, videos or folders, or --camera INDEX (not both)")
+    args.weights = args.weights or default_weights()
     if args.max_frames is not None and args.max_frames < 1:
         parser.error("--max-frames must be at least 1")
     if args.focal is not None and not args.focal > 0:
@@ -717,6 +929,12 @@ class Session:
 
 def run(args: argparse.Namespace) -> int:
     """Process every input; returns the exit status."""
+    if args.keypoints is not None:
+        try:
+            return run_keypoints(args)
+        except (InputFailed, OSError) as err:  # an unreadable image for an overlay, a full disk
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     inputs = collect_inputs(args.inputs)
     check_distinct_stems(inputs, args.bvh)
     sources: list[Path | int] = [args.camera] if args.camera is not None else list(inputs)
@@ -729,13 +947,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     # The traced model gives the eager model's numbers exactly, in about half the time per pose.
     lifter = export_model.trace_lifter(lifter)
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
+    out_dir = output_folder(args.out)
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
-    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh)
+    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"])
     session = Session(lifter, checkpoint, weights, out_dir, args.show, options)
     failures: list[str] = []
     try:

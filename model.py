@@ -27,6 +27,8 @@ CHECKPOINT_FORMAT = 1
 TRAINED_WEIGHTS = "best_model_weights.pth"
 # The default model that ships with the repository (see the model card in README.md).
 BUNDLED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", TRAINED_WEIGHTS)
+# The bundled model for detectors without hands or toes: the same data and flags as the default, `--input coco17`.
+BUNDLED_COCO17_WEIGHTS = os.path.join(os.path.dirname(BUNDLED_WEIGHTS), "best_model_weights_coco17.pth")
 WEIGHTS_HELP = (f"checkpoint (default: {TRAINED_WEIGHTS} in the working directory if train.py wrote one there, "
                 f"else the bundled pretrained/{TRAINED_WEIGHTS})")
 
@@ -233,6 +235,22 @@ def atomic_torch_save(obj, path: str) -> None:
 def default_weights() -> str:
     """The weights a script uses without --weights: train.py's output here, else the bundled model."""
     return TRAINED_WEIGHTS if os.path.isfile(TRAINED_WEIGHTS) else BUNDLED_WEIGHTS
+
+
+def weights_for_layout(layout: str) -> tuple[str, str | None]:
+    """The weights for keypoints of a skeleton_utils layout without --weights, and a note when they are a stand-in.
+
+    MediaPipe's landmarks go to default_weights(). Layouts without hands (COCO-17, OpenPose's
+    COCO-18 and BODY_25) go to the bundled model trained with `--input coco17`, which never saw a
+    hand or a toe, when it is there; else to default_weights(), which then sees them all unseen.
+    """
+    if layout == "mediapipe":
+        return default_weights(), None
+    if os.path.isfile(BUNDLED_COCO17_WEIGHTS):
+        return BUNDLED_COCO17_WEIGHTS, None
+    fallback = default_weights()
+    return fallback, (f"no model for {layout} keypoints ({BUNDLED_COCO17_WEIGHTS}, trained with --input coco17); "
+                      f"using {fallback}, trained on MediaPipe's joints, with the hands and toes unseen")
 
 
 def read_checkpoint(path: str, map_location="cpu") -> dict:

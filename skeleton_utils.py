@@ -1,13 +1,14 @@
 """The 28-joint MPI-INF-3DHP skeleton: the single source of truth.
 
-Joint order, bones, left/right pairs, the 17 test-set joints, the MediaPipe and COCO-17
-keypoint mappings, and the one function that synthesises the joints a 2D detector does
+Joint order, bones, left/right pairs, the 17 test-set joints, the keypoint layouts of 2D
+detectors (MediaPipe, COCO-17, OpenPose BODY_25 and COCO-18) and their mappings, and the one function that synthesises the joints a 2D detector does
 not see. Everything here works on NumPy arrays and on torch tensors (any batch shape)
 without importing torch, so plotting code can use it on a machine without PyTorch.
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -169,8 +170,44 @@ def detector_view(pose28):
 
 
 # ---------------------------------------------------------------------------
-# MediaPipe Pose (33 landmarks) -> 28 joints
+# Detectors' keypoint layouts -> the detector joints -> 28 joints
 # ---------------------------------------------------------------------------
+# Where a detector joint without a position of its own is placed: at its neighbour towards the
+# body's centre, marked unseen, so that the synthesis and the model get a plausible position they
+# are told not to trust. A layout may lack the hands and toes; a detector may give no position for
+# any limb joint (OpenPose writes (0, 0) for a part it did not find).
+STAND_INS = {f"{side}_{joint}": f"{side}_{neighbour}" for side in ("left", "right") for joint, neighbour in (
+    ("hand", "wrist"), ("wrist", "elbow"), ("elbow", "shoulder"), ("toe", "ankle"), ("ankle", "knee"), ("knee", "hip"))}
+
+
+@dataclass(frozen=True)
+class KeypointLayout:
+    """A detector's keypoints and which of them (averaged) give each detector joint.
+
+    A detector joint absent from `sources` is one the layout never gives: it is placed at its
+    STAND_INS neighbour with visibility 0. The detector's confidence becomes visibility 1 at or
+    above `visibility_threshold` and 0 below, as in training, where a joint is seen or dropped.
+    """
+
+    name: str
+    keypoints: tuple[str, ...]
+    sources: dict[str, tuple[str, ...]]
+    visibility_threshold: float
+
+    @property
+    def seen_joints(self) -> tuple[str, ...]:
+        return tuple(name for name in DETECTOR_JOINT_NAMES if name in self.sources)
+
+    @property
+    def unseen_joints(self) -> tuple[str, ...]:
+        return tuple(name for name in DETECTOR_JOINT_NAMES if name not in self.sources)
+
+
+def _limbs(names: tuple[str, ...] = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")) -> dict[str, tuple[str]]:
+    """Detector joints that a layout names exactly as we do: {'left_knee': ('left_knee',), ...}."""
+    return {f"{s}_{j}": (f"{s}_{j}",) for s in ("left", "right") for j in names}
+
+
 MEDIAPIPE_LANDMARKS = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
@@ -179,63 +216,139 @@ MEDIAPIPE_LANDMARKS = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
     "left_heel", "right_heel", "left_foot_index", "right_foot_index",
 )
-_MP = {name: i for i, name in enumerate(MEDIAPIPE_LANDMARKS)}
-
-# Which MediaPipe landmarks (averaged) give each detector joint. MediaPipe, like us,
-# names sides from the person's point of view.
-MEDIAPIPE_DETECTOR_SOURCES = {
-    # Head centre: midway between the ears, the face landmark closest to the skull's centre.
-    "head": ("left_ear", "right_ear"),
-    **{f"{s}_{j}": (f"{s}_{j}",) for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")},
-    # Hand: the middle of the index and pinky knuckle landmarks, the centre of the palm's edge.
-    "left_hand": ("left_index", "left_pinky"),
-    "right_hand": ("right_index", "right_pinky"),
-    # Toe: the foot-index landmark is the tip of the foot. The heel is not used: the
-    # dataset has no heel joint, so training could never see one.
-    "left_toe": ("left_foot_index",),
-    "right_toe": ("right_foot_index",),
-}
-
-
-def _mediapipe_detector_matrix() -> np.ndarray:
-    """(17, 33) weights averaging each detector joint's MediaPipe landmarks."""
-    weights = np.zeros((len(DETECTOR_JOINTS), len(MEDIAPIPE_LANDMARKS)))
-    for k, name in enumerate(DETECTOR_JOINT_NAMES):
-        sources = MEDIAPIPE_DETECTOR_SOURCES[name]
-        weights[k, [_MP[s] for s in sources]] = 1.0 / len(sources)
-    return weights
-
-
-_MEDIAPIPE_TO_DETECTOR = _mediapipe_detector_matrix()
-# MEDIAPIPE_TO_MPIINF[j, m] is the weight of landmark m in joint j. Joints the detector
-# sees use their landmarks directly; the rest come from synthesize_joints().
-MEDIAPIPE_TO_MPIINF = SYNTHESIS_MATRIX @ _MEDIAPIPE_TO_DETECTOR
+# Every layout here, like us, names sides from the person's point of view. The head centre is
+# midway between the ears, the face keypoints closest to the skull's centre; heels are never used:
+# the dataset has no heel joint, so training could never see one.
+HEAD_SOURCES = {"head": ("left_ear", "right_ear")}
+# A visibility of 0.5 is MediaPipe's own "probably visible".
 VISIBILITY_THRESHOLD = 0.5
+MEDIAPIPE = KeypointLayout("mediapipe", MEDIAPIPE_LANDMARKS, {
+    **HEAD_SOURCES, **_limbs(),
+    # Hand: the middle of the index and pinky knuckle landmarks, the centre of the palm's edge.
+    "left_hand": ("left_index", "left_pinky"), "right_hand": ("right_index", "right_pinky"),
+    # Toe: the foot-index landmark is the tip of the foot.
+    "left_toe": ("left_foot_index",), "right_toe": ("right_foot_index",),
+}, VISIBILITY_THRESHOLD)
 
-
-def mediapipe_to_mpiinf(landmarks):
-    """(..., 33, 3) MediaPipe (x, y, visibility) -> (..., 28, 3) joints (x, y, visibility).
-
-    Visibility is first made binary at VISIBILITY_THRESHOLD, as in training, where a
-    joint is either seen or dropped: a detector joint is seen when all its landmarks are.
-    """
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    if landmarks.shape[-2:] != (len(MEDIAPIPE_LANDMARKS), 3):
-        raise ValueError(f"expected (..., 33, 3) MediaPipe landmarks (x, y, visibility), got {landmarks.shape}")
-    xy = _MEDIAPIPE_TO_DETECTOR @ landmarks[..., :2]
-    # The mean of 0/1 flags reaches 1 only when every landmark of the joint is seen.
-    seen = _MEDIAPIPE_TO_DETECTOR @ (landmarks[..., 2:] >= VISIBILITY_THRESHOLD)
-    return synthesize_joints(np.concatenate([xy, (seen > 1 - 1e-9).astype(np.float64)], axis=-1))
-
-
-# ---------------------------------------------------------------------------
-# COCO-17, for the familiar 2D overlay
-# ---------------------------------------------------------------------------
 COCO17_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+# The hip and shoulder keypoints are taken as they are. COCO's annotators mark the hips nearer the
+# pelvis's outer edge than the joint centre, but that offset is not measurable here: the only
+# detector that runs offline is MediaPipe, whose 33 landmarks contain COCO-17's points exactly
+# (MEDIAPIPE_TO_COCO17), so on the same people the two layouts agree to the pixel by construction,
+# and no image with both COCO-style labels and 3D joint centres is at hand. MotionBERT's coco2h36m
+# likewise takes COCO's hips as Human3.6M's hip joints unchanged. See README, "Keypoints of other detectors".
+#
+# COCO-17 scores: a COCO keypoint results file carries a detector's confidence in [0, 1], an
+# annotation file the flag v (0 unlabelled, 1 labelled but hidden, 2 visible); 0.3 is MMPose's
+# default keypoint-score threshold and keeps both v = 1 and v = 2, whose positions are labelled.
+COCO17 = KeypointLayout("coco17", COCO17_NAMES, {**HEAD_SOURCES, **_limbs()}, 0.3)
+
+BODY25_NAMES = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+)
+COCO18_NAMES = BODY25_NAMES[:8] + BODY25_NAMES[9:19]
+# OpenPose reports confidence 0 at (0, 0) for a part it did not find; 0.1 keeps the weak but real
+# detections its own renderer draws (its --render_threshold is 0.05) and drops the rest.
+OPENPOSE_VISIBILITY_THRESHOLD = 0.1
+# BODY_25: the big toe is the tip of the foot, like MediaPipe's foot index; OpenPose's neck and
+# mid-hip are not used, the dataset's neck and pelvis come from the shoulders and hips as for every layout.
+BODY25 = KeypointLayout("body25", BODY25_NAMES, {
+    **HEAD_SOURCES, **_limbs(), "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
+}, OPENPOSE_VISIBILITY_THRESHOLD)
+COCO18 = KeypointLayout("coco18", COCO18_NAMES, {**HEAD_SOURCES, **_limbs()}, OPENPOSE_VISIBILITY_THRESHOLD)
+
+# The layouts of a detector's per-person keypoint array, by its number of keypoints.
+LAYOUTS_BY_COUNT = {len(layout.keypoints): layout for layout in (COCO17, COCO18, BODY25, MEDIAPIPE)}
+
+
+def _detector_matrix(layout: KeypointLayout) -> np.ndarray:
+    """(17, K) weights averaging each detector joint's keypoints; a zero row for a joint the layout lacks."""
+    index = {name: i for i, name in enumerate(layout.keypoints)}
+    weights = np.zeros((len(DETECTOR_JOINTS), len(layout.keypoints)))
+    for k, name in enumerate(DETECTOR_JOINT_NAMES):
+        sources = layout.sources.get(name, ())
+        weights[k, [index[s] for s in sources]] = 1.0 / max(len(sources), 1)
+    return weights
+
+
+def hide_at_stand_ins(observed, joint_names):
+    """Mark the named detector joints of (..., 17, 3) unseen and move them onto their STAND_INS neighbours."""
+    move, keep = np.eye(len(DETECTOR_JOINTS)), np.ones((len(DETECTOR_JOINTS), 1))
+    for name in joint_names:
+        k = DETECTOR_JOINT_NAMES.index(name)
+        move[k] = np.eye(len(DETECTOR_JOINTS))[DETECTOR_JOINT_NAMES.index(STAND_INS[name])]
+        keep[k] = 0.0
+    xy = _constant_like(move, observed) @ observed[..., :2]
+    return _backend(observed).concatenate([xy, observed[..., 2:] * _constant_like(keep, observed)], axis=-1)
+
+
+def layout_detector_joints(keypoints, layout: KeypointLayout) -> np.ndarray:
+    """(..., K, 3) keypoints (x, y, confidence) of a layout -> (..., 17, 3) detector joints (x, y, 0 or 1).
+
+    A detector joint is seen when all its keypoints reach the layout's visibility threshold; one
+    without a position (lacking from the layout, or not found) is placed along STAND_INS.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.shape[-2:] != (len(layout.keypoints), 3):
+        raise ValueError(f"expected (..., {len(layout.keypoints)}, 3) {layout.name} keypoints (x, y, confidence), "
+                         f"got {keypoints.shape}")
+    weights = _detector_matrix(layout)
+    # The mean of 0/1 flags reaches 1 only when every keypoint of the joint has the flag.
+    seen = weights @ (keypoints[..., 2:] >= layout.visibility_threshold) > 1 - 1e-9
+    positioned = weights @ _has_position(keypoints)[..., None] > 1 - 1e-9
+    xy = _place_positionless(weights @ keypoints[..., :2], positioned[..., 0])
+    # A joint the layout lacks has a zero row: no position, never seen, so it lands on its stand-in.
+    return np.concatenate([xy, seen.astype(np.float64)], axis=-1)
+
+
+def _has_position(keypoints: np.ndarray) -> np.ndarray:
+    """(..., K) whether a keypoint has a position: not the (0, 0) with confidence 0 of one not found."""
+    return (keypoints[..., :2] != 0).any(-1) | (keypoints[..., 2] > 0)
+
+
+def _place_positionless(xy: np.ndarray, positioned: np.ndarray) -> np.ndarray:
+    """Move (..., 17, 2) joints without a position along STAND_INS to the first that has one.
+
+    A joint with none on its way (a hip, a shoulder, the head) goes to the mean of the positioned joints.
+    """
+    xy, positioned = xy.copy(), positioned.copy()
+    for _ in range(3):  # the longest chain: hand -> wrist -> elbow -> shoulder
+        for name, neighbour in STAND_INS.items():
+            k, n = DETECTOR_JOINT_NAMES.index(name), DETECTOR_JOINT_NAMES.index(neighbour)
+            fill = ~positioned[..., k] & positioned[..., n]
+            xy[..., k, :] = np.where(fill[..., None], xy[..., n, :], xy[..., k, :])
+            positioned[..., k] |= fill
+    count = positioned.sum(-1, keepdims=True)[..., None]
+    centre = (xy * positioned[..., None]).sum(-2, keepdims=True) / np.maximum(count, 1)
+    return np.where(positioned[..., None], xy, centre)
+
+
+def layout_to_mpiinf(keypoints, layout: KeypointLayout) -> np.ndarray:
+    """(..., K, 3) keypoints of a layout -> (..., 28, 3) joints (x, y, visibility), the rest synthesised."""
+    return synthesize_joints(layout_detector_joints(keypoints, layout))
+
+
+def mediapipe_to_mpiinf(landmarks):
+    """(..., 33, 3) MediaPipe (x, y, visibility) -> (..., 28, 3) joints (x, y, visibility)."""
+    return layout_to_mpiinf(landmarks, MEDIAPIPE)
+
+
+# MEDIAPIPE_TO_MPIINF[j, m] is the weight of landmark m in joint j. Joints the detector
+# sees use their landmarks directly; the rest come from synthesize_joints().
+MEDIAPIPE_TO_MPIINF = SYNTHESIS_MATRIX @ _detector_matrix(MEDIAPIPE)
+_MP = {name: i for i, name in enumerate(MEDIAPIPE_LANDMARKS)}
+
+
+# ---------------------------------------------------------------------------
+# COCO-17, for the familiar 2D overlay
+# ---------------------------------------------------------------------------
 COCO17_EDGES = (
     (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12),
     (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),

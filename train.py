@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--val-fraction", type=float, default=dl.DEFAULT_VAL_FRACTION,
                       help="share of the poses held out for validation (default: %(default)s)")
     data.add_argument("--input", choices=dl.INPUT_MODES, default="mediapipe",
-                      help="mediapipe: the joints a detector sees, the rest synthesised as at inference; "
+                      help="mediapipe: the joints a detector sees, the rest synthesised as at inference; coco17: "
+                           "the same with hands and toes always unseen (COCO-17, OpenPose keypoints); "
                            "full: all 28 ground-truth 2D joints (default: %(default)s)")
 
     net = p.add_argument_group("model (shape defaults: model.py's constructors, hybrid / mlp)")

@@ -166,6 +166,22 @@ def draw_coco17(image: np.ndarray, keypoints: np.ndarray, min_visibility: float 
     return _draw_skeleton_on_image(image, keypoints, COCO17_EDGES, COCO17_NAMES, min_visibility, thickness, radius)
 
 
+def draw_people(image: np.ndarray, poses: list[np.ndarray], labels: list[str]) -> np.ndarray:
+    """A copy of a BGR image with several people's 28-joint (28, 3) skeletons, each labelled above its head."""
+    out = image
+    for pose, label in zip(poses, labels):
+        out = draw_2d_pose_28(out, pose)
+        scale = max(0.5, min(out.shape[:2]) / 700)
+        thickness = max(1, round(2 * scale))
+        (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        xy = _as_pose(pose, (3,), "draw_people pose")[:, :2]
+        at = (int(np.clip(xy[:, 0].mean() - width / 2, 0, max(out.shape[1] - width, 0))),
+              int(np.clip(xy[:, 1].min() - height, height, out.shape[0] - 1)))
+        cv2.putText(out, label, at, cv2.FONT_HERSHEY_SIMPLEX, scale, OUTLINE_BGR, thickness + 2, cv2.LINE_AA)
+        cv2.putText(out, label, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return out.copy() if out is image else out
+
+
 # ---------------------------------------------------------------------------
 # Annotated video frames (OpenCV): the frame with its overlay beside a live 3D view
 # ---------------------------------------------------------------------------
@@ -435,6 +451,19 @@ def figure_2d_in_3d_and_3d(pose2d: np.ndarray, pose3d: np.ndarray, title: str | 
     if title is not None:
         fig.suptitle(title, fontsize=13)
     fig.tight_layout(rect=(0, 0, 1, 0.95 if title is not None else 1))  # room for the title
+    return fig
+
+
+def figure_people_3d(poses3d: list[np.ndarray], titles: list[str], title: str | None = None):
+    """Several people's upright (28, 3) mm poses, one 3D panel each, side by side (at most 4 to a row)."""
+    columns = min(len(poses3d), 4)
+    rows = -(-len(poses3d) // columns)
+    fig = plt.figure(figsize=(4.5 * columns, 4.8 * rows + 0.6))
+    for i, (pose, panel_title) in enumerate(zip(poses3d, titles)):
+        plot_3d(pose, ax=_add_3d_axes(fig, rows, columns, i + 1), mode="upright", title=panel_title)
+    if title is not None:
+        fig.suptitle(title, fontsize=13)
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if title is not None else 1))
     return fig
 
 
