@@ -101,6 +101,7 @@ def project(pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 DEFAULT_HORIZONTAL_FOV_DEG = 60.0
 FULL_FRAME_DIAGONAL_MM = 43.27  # the 36 x 24 mm frame that EXIF's 35 mm-equivalent focal length refers to
 _EXIF_IFD, _FOCAL_35MM_TAG = 0x8769, 0xA405  # the Exif sub-IFD, FocalLengthIn35mmFilm
+_ORIENTATION_TAG, _TURNED_ORIENTATIONS = 0x0112, (5, 6, 7, 8)  # EXIF orientations that swap width and height
 # The joints whose 2D a detector measures: the others are synthesised in 2D on straight lines
 # (skeleton_utils.synthesize_joints) and so do not match their lifted 3D.
 _MEASURED = np.zeros(len(sk.JOINT_NAMES))
@@ -123,6 +124,20 @@ def exif_focal_px(path: str | os.PathLike, width: int, height: int) -> float | N
     if not focal_35mm or float(focal_35mm) <= 0:
         return None
     return float(focal_35mm) * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
+
+
+def photo_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) of an image file as shown, EXIF orientation applied (as infer.read_image does), read
+    from its header alone; None when it is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            turned = image.getexif().get(_ORIENTATION_TAG) in _TURNED_ORIENTATIONS
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return (height, width) if turned else (width, height)
 
 
 def focal_length(width: int, height: int, given_px: float | None = None,

@@ -20,7 +20,8 @@ Outputs, in --out (default: the working directory), named after each input's fil
     clip.mp4   ->  clip_annotated.mp4         each frame with the overlay, beside a live 3D view
                    clip_joints.jsonl          one JSON object per frame ("person": false where none was found)
     --camera 0 ->  camera0_annotated.mp4, camera0_joints.jsonl
-    --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (mocap.py's writer)
+    --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (mocap.py's writer);
+                                              with --keypoints STEM_person<ID>.bvh for each tracked person
 Every record also places the pelvis in camera space (camera.py's pinhole solve; see COORDINATES).
 Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs. Every file
 is written under a temporary name and renamed when complete, so an existing output is either replaced
@@ -38,7 +39,6 @@ import math
 import os
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -698,47 +698,67 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
 # ---------------------------------------------------------------------------
 # Keypoint files of other detectors: keypoints.py reads and tracks, this lifts and writes
 # ---------------------------------------------------------------------------
+# With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
+PERSON_BVH_ENDING = "_person{id}.bvh"
+
+
 @dataclass
 class LiftedPerson:
-    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output."""
+    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output,
+    and where the frame's size is known, its camera's (4,) intrinsics and the pelvis in camera space, (3,) mm."""
 
     id: int
     keypoints: np.ndarray
     joints2d: np.ndarray
     joints3d: np.ndarray
+    intrinsics: np.ndarray | None = None
+    pelvis_mm: np.ndarray | None = None
+
+    def placement(self) -> dict:
+        """The record's placement fields (camera.PLACEMENT_COORDINATES); none when the person was not placed."""
+        if self.pelvis_mm is None:
+            return {}
+        return camera.placement_record(self.joints2d, self.joints3d, self.pelvis_mm, self.intrinsics)
 
 
 @dataclass
 class PersonTrack:
-    """One person through a sequence: the frames it is in and its (n, 28, 3) 3D joints there (e.g. for a BVH)."""
+    """One person through a sequence: their lifted self in each frame they are in, by frame index in order."""
 
     id: int
-    frames: np.ndarray
-    joints3d: np.ndarray
+    by_frame: dict[int, LiftedPerson]
+
+    @property
+    def frames(self) -> list[int]:
+        return list(self.by_frame)
+
+    def motion(self, num_frames: int, fps: float) -> mocap.MotionTrack:
+        """Their BVH motion over all the sequence's frames, in camera space (every frame of theirs is placed)."""
+        placed = {f: person.joints3d + person.pelvis_mm for f, person in self.by_frame.items()}
+        return mocap.MotionTrack.over_frames(placed, num_frames, fps)
 
 
-def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter,
-                  input_mode: str) -> list[list[LiftedPerson]]:
-    """Every person of every frame lifted, in one batched pass."""
+def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
+                  intrinsics: list[np.ndarray | None]) -> list[list[LiftedPerson]]:
+    """Every person of every frame lifted, in one batched pass, and placed where the frame has intrinsics."""
     people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
               for pid, keypoints in zip(ids[f], frame.people)]
     joints2d = model_input(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, input_mode)
     joints3d = lift(lifter, joints2d)
     lifted: list[list[LiftedPerson]] = [[] for _ in sequence.frames]
     for (f, pid, keypoints), j2, j3 in zip(people, joints2d, joints3d):
-        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3))
+        pelvis = None if intrinsics[f] is None else camera.place_pelvis(j2, j3, intrinsics[f])
+        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3, intrinsics[f], pelvis))
     return lifted
 
 
 def person_tracks(lifted: list[list[LiftedPerson]]) -> dict[int, PersonTrack]:
     """The lifted sequence regrouped by track id."""
-    frames: dict[int, list[int]] = defaultdict(list)
-    joints: dict[int, list[np.ndarray]] = defaultdict(list)
+    tracks: dict[int, PersonTrack] = {}
     for f, people in enumerate(lifted):
         for person in people:
-            frames[person.id].append(f)
-            joints[person.id].append(person.joints3d)
-    return {pid: PersonTrack(pid, np.array(frames[pid]), np.stack(joints[pid])) for pid in sorted(frames)}
+            tracks.setdefault(person.id, PersonTrack(person.id, {})).by_frame[f] = person
+    return dict(sorted(tracks.items()))
 
 
 def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[LiftedPerson],
@@ -746,7 +766,7 @@ def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[
     """One JSON line: the frame, its people by track id (the detector's keypoints and the model's joints)."""
     return {
         "frame": index, "time_s": round(index / fps, 4), "name": frame.name,
-        "people": [{"id": person.id,
+        "people": [{"id": person.id, **person.placement(),
                     "keypoints": [{"name": name, "pixel": _rounded(k[:2], 2), "confidence": round(float(k[2]), 3)}
                                   for name, k in zip(layout.keypoints, person.keypoints)],
                     "joints": joints_record(person.joints2d, person.joints3d)} for person in people],
@@ -777,16 +797,21 @@ def frame_images(sequence: kp.KeypointSequence, folder: Path) -> list[Path | Non
 
 
 def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
-                           out_dir: Path, fps: float, weights: Path) -> list[Path]:
-    """The JSON lines, the 3D figure and the overlays, all or nothing."""
+                           out_dir: Path, fps: float, weights: Path, bvh: bool = False) -> tuple[list[Path], int]:
+    """The JSON lines, the 3D figure, with bvh a BVH per tracked person, and the overlays, all or nothing;
+    returns the paths of all but the overlays, and how many overlays there are."""
     stem = sequence.path.stem if sequence.path.is_file() else sequence.path.name
     outputs = output_paths(stem, "keypoints", out_dir)
     lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
              for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
-    written = [outputs["jsonl"], outputs["figure"]]
+    written, overlays = [outputs["jsonl"], outputs["figure"]], 0
     with atomic_outputs() as stage:
         stage(outputs["jsonl"]).write_text("".join(lines), encoding="utf-8")
         visualize.save_figure(people_figure(sequence, lifted, weights), stage(outputs["figure"]))
+        for track in person_tracks(lifted).values() if bvh else ():
+            path = out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=track.id)}"
+            stage(path).write_text(track.motion(len(sequence.frames), fps).bvh_text(), encoding="utf-8")
+            written.append(path)
         for image_path, people in zip(images, lifted):
             if image_path is None:
                 continue
@@ -795,23 +820,39 @@ def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[Lift
                                           [f"id {p.id}" for p in people])
             if not cv2.imwrite(str(stage(overlay)), drawn):
                 raise OSError(f"{overlay}: OpenCV could not write the image")
-            written.append(overlay)
-    return written
+            overlays += 1
+    return written, overlays
 
 
-def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack]) -> str:
-    """What was lifted, who was tracked where, and every problem met, for the end of the run."""
+def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack], bvh: bool = False) -> str:
+    """What was lifted, who was tracked where (with bvh: the gaps in their BVH), and every problem met."""
+    total = len(sequence.frames)
     empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
     lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
              f"{len(tracks)} people tracked"]
     lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
-              f"{sequence.frames[t.frames[-1]].name})" for t in tracks.values()]
+              f"{sequence.frames[t.frames[-1]].name})"
+              + (f"; in its BVH the other {total - len(t.frames)} hold its last (or first) pose" if bvh and len(t.frames) < total else "")
+              for t in tracks.values()]
     if empty:
         lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
     if sequence.problems:
         lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
         lines += [f"    {problem}" for problem in sequence.problems]
     return "\n".join(lines)
+
+
+def check_frame_sizes(sequence: kp.KeypointSequence, intrinsics: list[np.ndarray | None], bvh: bool) -> None:
+    """Placing people in camera space needs their frame's size: refuse --bvh without it, note the records' lack."""
+    unsized = [frame.name for frame, k in zip(sequence.frames, intrinsics) if frame.people and k is None]
+    if not unsized:
+        return
+    where = f"{len(unsized)} frames with people (e.g. {unsized[0]}) of {sequence.path}"
+    if bvh:
+        raise SystemExit(f"error: --bvh places each person in camera space, which needs the frame size in pixels, "
+                         f"unknown for {where}: give --image-size WIDTH HEIGHT, or --images FOLDER with the frames.")
+    print(f"note: the frame size is unknown for {where}, so their people are not placed in camera space "
+          f"(no pelvis_camera_mm); give --image-size WIDTH HEIGHT or --images FOLDER to place them.", file=sys.stderr)
 
 
 def run_keypoints(args: argparse.Namespace) -> int:
@@ -822,6 +863,8 @@ def run_keypoints(args: argparse.Namespace) -> int:
     except kp.KeypointError as err:
         raise SystemExit(f"error: {err}") from err
     images = frame_images(sequence, Path(args.images)) if args.images else [None] * len(sequence.frames)
+    intrinsics = kp.frame_intrinsics(sequence.frames, images, args.focal)
+    check_frame_sizes(sequence, intrinsics, args.bvh)
     weights, note = (args.weights, None) if args.weights else weights_for_layout(sequence.layout.name)
     if note:
         print(f"note: {note}", file=sys.stderr)
@@ -829,10 +872,11 @@ def run_keypoints(args: argparse.Namespace) -> int:
     lifter, checkpoint = load_weights(weights, resolve_device(args.device))
     warn_if_not_for_detectors(weights, checkpoint)
     print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
-    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"])
-    written = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights)
-    print(keypoint_summary(sequence, person_tracks(lifted)))
-    print(f"{sequence.path}: wrote " + ", ".join(map(str, written[:3])) + (f" and {len(written) - 3} more overlays" if len(written) > 3 else ""))
+    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
+    written, overlays = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights,
+                                               args.bvh)
+    print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))
+    print(f"{sequence.path}: wrote " + ", ".join(map(str, written)) + (f" and {overlays} overlays" if overlays else ""))
     return 1 if sequence.problems else 0
 
 
@@ -845,7 +889,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "GCN+Transformer lifter.",
         epilog="Outputs per input STEM: images STEM_overlay_coco17.jpg, STEM_pose3d.png, STEM_pose.json; "
                "videos and the camera STEM_annotated.mp4, STEM_joints.jsonl (camera STEM: camera<N>); "
-               "--bvh adds STEM.bvh. "
+               "--bvh adds STEM.bvh (--keypoints: STEM_person<ID>.bvh). "
                "Exit status 1 when any input failed.")
     parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
@@ -865,7 +909,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="One-Euro cut-off increase per mm/s of speed: higher lags less (default: %(default)s)")
     parser.add_argument("--focal", type=float, metavar="PX", help="focal length in pixels (default: the photo's EXIF, "
                         "else a 60 degree horizontal field of view)")
-    parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting")
+    parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting; "
+                        "with --keypoints, STEM_person<ID>.bvh for each tracked person")
     keypoints = parser.add_argument_group("2D keypoints of another detector, instead of MediaPipe (see keypoints.py)")
     keypoints.add_argument("--keypoints", metavar="PATH",
                            help="an OpenPose folder of *_keypoints.json, a COCO keypoint results or annotation file, "
@@ -875,10 +920,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     keypoints.add_argument("--fps", type=float, default=FALLBACK_FPS,
                            help="frame rate of a keypoint sequence, for time_s (default: %(default)s)")
     keypoints.add_argument("--image-size", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"),
-                           help="frame size in pixels, for coordinates normalised to [0, 1]")
+                           help="frame size in pixels, for coordinates normalised to [0, 1] and for placing people "
+                                "in camera space (needed by --bvh unless the COCO annotations or --images give it)")
     args = parser.parse_args(argv)
     if args.demo:
         args.inputs.append(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    if args.focal is not None and not args.focal > 0:
+        parser.error("--focal must be a positive number of pixels")
     if args.keypoints is not None:
         if args.inputs or args.camera is not None or args.smooth or args.max_frames is not None:
             parser.error("--keypoints reads 2D keypoints instead of images, videos or a camera; it takes no inputs, "
@@ -893,8 +941,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.weights = args.weights or default_weights()
     if args.max_frames is not None and args.max_frames < 1:
         parser.error("--max-frames must be at least 1")
-    if args.focal is not None and not args.focal > 0:
-        parser.error("--focal must be a positive number of pixels")
     if args.smooth and (args.smooth_min_cutoff <= 0 or args.smooth_beta < 0):
         parser.error("--smooth-min-cutoff must be positive and --smooth-beta non-negative")
     return args

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+import camera
 import skeleton_utils as sk
 
 FORMATS = {
@@ -362,6 +363,17 @@ def match_frame_images(frames: list[Frame], images: list[Path]) -> list[Path | N
     if not any(matched) and len(images) == len(frames):
         return list(images)
     return matched
+
+
+def frame_intrinsics(frames: list[Frame], images: list[Path | None],
+                     focal: float | None = None) -> list[np.ndarray | None]:
+    """Each frame's (4,) pinhole intrinsics (camera.image_intrinsics) for placing its people in camera space,
+    from the frame's size: the COCO annotation's or --image-size, else its image file's; None where none is known."""
+    intrinsics = []
+    for frame, image in zip(frames, images):
+        size = frame.image_size or (camera.photo_size(image) if image is not None else None)
+        intrinsics.append(None if size is None else camera.image_intrinsics(size[::-1], focal, image)[0])
+    return intrinsics
 
 
 # ---------------------------------------------------------------------------

@@ -886,6 +886,16 @@ class MotionTrack:
         self._frames.append(None if joints_mm is None else np.asarray(joints_mm, np.float64))
         self._times.append(time_s)
 
+    @classmethod
+    def over_frames(cls, joints_mm: dict[int, np.ndarray], num_frames: int, fps: float) -> MotionTrack:
+        """The track of one of several people over all num_frames frames of a sequence at fps, from their
+        (28, 3) camera-space joints by frame index: frames without them are gaps, so that every person's
+        BVH spans the same frames and the files line up in time."""
+        track = cls()
+        for index in range(num_frames):
+            track.add(joints_mm.get(index), index / fps)
+        return track
+
     @property
     def gaps(self) -> int:
         return sum(f is None for f in self._frames)

@@ -12,6 +12,7 @@ import torch
 import data_loader as dl
 import infer
 import keypoints as kp
+import mocap
 import model as mdl
 import skeleton_utils as sk
 import synthetic
@@ -304,3 +305,76 @@ def test_infer_refuses_an_unknown_file_and_writes_nothing(tmp_path):
     assert not out.exists()
     with pytest.raises(SystemExit):
         infer.main(["--keypoints", str(path), "photo.jpg"])
+
+
+@pytest.fixture
+def crossing_folder(tmp_path, poses) -> Path:
+    """30 BODY_25 frames of two people walking past each other, 15 px a frame: person A (first seen on the
+    left) walks right, person B walks left and is missed in frame 10."""
+    folder = tmp_path / "crossing"
+    folder.mkdir()
+    bodies = [as_layout(p - p.mean(0) + (0.0, 540.0), sk.BODY25) for p in poses]
+    for t in range(30):
+        a, b = bodies[0].copy(), bodies[1].copy()
+        a[:, 0] += 500 + 15 * t
+        b[:, 0] += 1400 - 15 * t
+        people = [a] if t == 10 else [b, a] if t % 2 else [a, b]
+        write_json(folder / f"walk_{t:012d}_keypoints.json", openpose_frame(people))
+    return folder
+
+
+def lift_keypoints(*argv: str) -> int:
+    threads = torch.get_num_threads()
+    try:
+        return infer.main(["--keypoints", *argv, "--weights", mdl.BUNDLED_WEIGHTS])
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_infer_bvh_writes_one_file_per_person_that_follows_them(crossing_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = lift_keypoints(str(crossing_folder), "--bvh", "--image-size", "1920", "1080", "--focal", "1500",
+                            "--fps", "25", "--out", str(out))
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert sorted(p.name for p in out.glob("*.bvh")) == ["crossing_person1.bvh", "crossing_person2.bvh"]
+    assert "id 2: 29 frames" in printed and "in its BVH the other 1 hold its last (or first) pose" in printed
+    records = [json.loads(line) for line in (out / "crossing_people.jsonl").read_text().splitlines()]
+    first = {person["id"]: person for person in records[0]["people"]}
+    last = {person["id"]: person for person in records[-1]["people"]}
+    assert first[1]["focal_px"] == 1500 and first[1]["reprojection_error_px"] >= 0
+    # Person 1 starts on the left and walks right (+x in camera space); person 2 the other way.
+    assert first[1]["pelvis_camera_mm"][0] < first[2]["pelvis_camera_mm"][0]
+    assert last[1]["pelvis_camera_mm"][0] - first[1]["pelvis_camera_mm"][0] > 500
+    assert last[2]["pelvis_camera_mm"][0] - first[2]["pelvis_camera_mm"][0] < -500
+    for pid, direction in ((1, 1), (2, -1)):
+        clip = mocap.read_bvh(out / f"crossing_person{pid}.bvh")
+        joints = mocap.clip_to_mpiinf(clip)
+        assert joints.shape == (30, 28, 3) and clip.frame_time == pytest.approx(1 / 25, abs=1e-6)
+        pelvis_x = joints[:, sk.J["pelvis"], 0]  # BVH X is the camera's right, in cm
+        assert direction * (pelvis_x[-1] - pelvis_x[0]) > 50
+        assert np.all(direction * np.diff(pelvis_x) > -5)  # steadily, with no jump to the other person
+    # The frame without person 2 repeats its last pose.
+    person2 = mocap.clip_to_mpiinf(mocap.read_bvh(out / "crossing_person2.bvh"))
+    assert np.allclose(person2[10], person2[9], atol=1e-3)
+
+
+def test_infer_bvh_needs_the_frame_size_and_writes_nothing_without_it(crossing_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"--bvh places each person in camera space.*30 frames with people.*"
+                                         r"--image-size WIDTH HEIGHT, or --images FOLDER"):
+        lift_keypoints(str(crossing_folder), "--bvh", "--out", str(out))
+    assert not out.exists()
+    # Without --bvh the records are written, unplaced, with a note saying why.
+    assert lift_keypoints(str(crossing_folder), "--out", str(out)) == 0
+    assert "no pelvis_camera_mm" in capsys.readouterr().err
+    record = json.loads((out / "crossing_people.jsonl").read_text().splitlines()[0])
+    assert "pelvis_camera_mm" not in record["people"][0] and not list(out.glob("*.bvh"))
+
+
+def test_frame_intrinsics_take_the_known_size_else_the_image_file(tmp_path):
+    image = tmp_path / "b.png"
+    cv2.imwrite(str(image), np.zeros((480, 640, 3), np.uint8))
+    frames = [kp.Frame("a", image_size=(1920, 1080)), kp.Frame("b"), kp.Frame("c")]
+    a, b, c = kp.frame_intrinsics(frames, [image, image, None], focal=1000.0)
+    assert a.tolist() == [1000, 1000, 960, 540] and b.tolist() == [1000, 1000, 320, 240] and c is None

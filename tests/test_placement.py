@@ -90,3 +90,15 @@ def test_focal_length_from_the_flag_then_exif_then_the_default_field_of_view(tmp
     assert camera.focal_length(400, 300)[0] == focal  # a video frame: no EXIF
     intrinsics, source = camera.image_intrinsics((300, 400, 3), None, tagged)
     assert intrinsics.tolist() == [26 * 500 / 43.27, 26 * 500 / 43.27, 200.0, 150.0] and "EXIF" in source
+
+
+def test_photo_size_reads_the_header_and_turns_with_the_exif_orientation(tmp_path):
+    upright, turned = tmp_path / "upright.jpg", tmp_path / "turned.jpg"
+    Image.new("RGB", (64, 48)).save(upright)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.new("RGB", (64, 48)).save(turned, exif=exif)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert camera.photo_size(upright) == (64, 48)
+    assert camera.photo_size(turned) == (48, 64)
+    assert camera.photo_size(tmp_path / "broken.jpg") is None
