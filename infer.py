@@ -830,9 +830,10 @@ def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrac
     empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
     lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
              f"{len(tracks)} people tracked"]
+    gaps = {t.id: total - len(t.frames) for t in tracks.values()} if bvh else {}
     lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
               f"{sequence.frames[t.frames[-1]].name})"
-              + (f"; in its BVH the other {total - len(t.frames)} hold its last (or first) pose" if bvh and len(t.frames) < total else "")
+              + (f"; in its BVH the other {gaps[t.id]} hold its last (or first) pose" if gaps.get(t.id) else "")
               for t in tracks.values()]
     if empty:
         lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
