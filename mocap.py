@@ -228,37 +228,62 @@ def axis_rotation(axis: int, degrees: np.ndarray) -> np.ndarray:
     return out
 
 
-def local_transforms(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame and joint: local rotation (F, J, 3, 3) and translation from the parent (F, J, 3)."""
+def _ancestry(parents: list[int], joints: list[int]) -> list[int]:
+    """The joints and all their ancestors, parents first."""
+    keep = set()
+    for j in joints:
+        while j >= 0 and j not in keep:
+            keep.add(j)
+            j = parents[j]
+    return sorted(keep)
+
+
+def local_transforms(clip: Clip, joints: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """For the given joints (file order), per frame: local rotation (F, K, 3, 3) and translation from
+    the parent (F, K, 3). Vectorised over frames and joints: the k-th rotation channel of every joint
+    about the same axis is applied in one batched product (at most 9, whatever the rig's size)."""
     sk_ = clip.skeleton
-    frames, joints = len(clip.values), len(sk_.names)
-    rotation = np.broadcast_to(np.eye(3), (frames, joints, 3, 3)).copy()
-    translation = np.broadcast_to(sk_.offsets, (frames, joints, 3)).copy()
-    column = 0
-    for j, channels in enumerate(sk_.channels):
-        for channel in channels:
-            axis, value = AXES[channel[0].upper()], clip.values[:, column]
+    starts = np.cumsum([0] + [len(c) for c in sk_.channels])
+    rotation = np.broadcast_to(np.eye(3), (len(clip.values), len(joints), 3, 3)).copy()
+    translation = np.broadcast_to(sk_.offsets[joints], (len(clip.values), len(joints), 3)).copy()
+    steps: dict[tuple[int, int], tuple[list[int], list[int]]] = {}  # (k-th rotation, axis) -> (rows, columns)
+    for row, j in enumerate(joints):
+        k = 0
+        for column, channel in enumerate(sk_.channels[j], start=starts[j]):
+            axis = AXES[channel[0].upper()]
             if channel[1:].lower() == "rotation":
-                rotation[:, j] = rotation[:, j] @ axis_rotation(axis, value)
+                rows, columns = steps.setdefault((k, axis), ([], []))
+                rows.append(row)
+                columns.append(column)
+                k += 1
             else:
-                translation[:, j, axis] = value
-            column += 1
+                translation[:, row, axis] = clip.values[:, column]
+    for (_, axis), (rows, columns) in sorted(steps.items()):
+        rotation[:, rows] = rotation[:, rows] @ axis_rotation(axis, clip.values[:, columns])
     return rotation, translation
 
 
-def forward_kinematics(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
-    """World positions (F, J, 3) in file units and world rotations (F, J, 3, 3) of every joint."""
-    rotation, translation = local_transforms(clip)
-    world_rot = np.empty_like(rotation)
-    world_pos = np.empty_like(translation)
-    for j, parent in enumerate(clip.skeleton.parents):
-        if parent < 0:
-            world_rot[:, j] = rotation[:, j]
-            world_pos[:, j] = translation[:, j]
-        else:
-            world_rot[:, j] = world_rot[:, parent] @ rotation[:, j]
-            world_pos[:, j] = world_pos[:, parent] + np.einsum("fij,fj->fi", world_rot[:, parent], translation[:, j])
-    return world_pos, world_rot
+def forward_kinematics(clip: Clip, joints: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (F, K, 3) in file units and world rotations (F, K, 3, 3) of the given joints
+    (default: all, in file order). Only they and their ancestors are computed, a depth level at a
+    time: all frames and all joints of a level at once."""
+    parents = clip.skeleton.parents
+    wanted = list(range(len(parents))) if joints is None else list(joints)
+    keep = _ancestry(parents, wanted)
+    row = {j: r for r, j in enumerate(keep)}
+    rotation, translation = local_transforms(clip, keep)
+    parent_row = np.array([row.get(parents[j], -1) for j in keep])
+    depth = np.zeros(len(keep), dtype=int)
+    for r, j in enumerate(keep):
+        depth[r] = 0 if parent_row[r] < 0 else depth[parent_row[r]] + 1
+    world_rot, world_pos = rotation.copy(), translation.copy()  # roots: local is world
+    for level in range(1, depth.max() + 1):
+        idx = np.flatnonzero(depth == level)
+        up = parent_row[idx]
+        world_rot[:, idx] = world_rot[:, up] @ rotation[:, idx]
+        world_pos[:, idx] = world_pos[:, up] + (world_rot[:, up] @ translation[:, idx, :, None])[..., 0]
+    rows = [row[j] for j in wanted]
+    return world_pos[:, rows], world_rot[:, rows]
 
 
 def rest_positions(skeleton: Skeleton) -> np.ndarray:
@@ -401,11 +426,13 @@ def place_missing_joints(pose: np.ndarray, spine_chain: np.ndarray, has_head_top
 def clip_to_mpiinf(clip: Clip, rig: Rig | None = None) -> np.ndarray:
     """(F, 28, 3) world joint positions in file units (y up) of a clip, via its rig's name table."""
     rig = rig or detect_rig(clip.skeleton, clip.path)
-    world, _ = forward_kinematics(clip)
-    index = {_plain(n): i for i, n in enumerate(clip.skeleton.names)}
+    names = sorted(_rig_names(rig))
+    plain = [_plain(n) for n in clip.skeleton.names]
+    world, _ = forward_kinematics(clip, [plain.index(n) for n in names])
+    index = {n: i for i, n in enumerate(names)}
     pose = np.zeros((len(world), sk.NUM_JOINTS, 3))
-    for joint, names in rig.joints.items():
-        pose[:, sk.J[joint]] = world[:, [index[n] for n in names]].mean(axis=1)
+    for joint, sources in rig.joints.items():
+        pose[:, sk.J[joint]] = world[:, [index[n] for n in sources]].mean(axis=1)
     spine = world[:, [index[n] for n in rig.spine]]
     place_missing_joints(pose, spine, has_head_top="head_top" in rig.joints)
     return pose
