@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"held-out share (default: the checkpoint's training run, else {dl.DEFAULT_VAL_FRACTION})")
     p.add_argument("--bs", type=int, default=64, help="batch size (default: %(default)s)")
     p.add_argument("--flip", action="store_true", help="test-time flip augmentation")
+    p.add_argument("--input", choices=dl.INPUT_MODES,
+                   help="build the model's input as this mode does instead of as the checkpoint was trained "
+                        "(e.g. the default model given COCO-17-shaped input: --input coco17)")
     p.add_argument("--json", metavar="FILE", help="also write every number to this JSON file")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cuda or cpu (default: cuda when available, else cpu)")
@@ -185,18 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lifter, checkpoint = mdl.load_lifter(args.weights, device)
         dataset = load_poses(args, checkpoint, device)
-        joints = dl.model_input_from_ground_truth(dataset.pose2d, checkpoint["input_mode"])
+        input_mode = args.input or checkpoint["input_mode"]
+        joints = dl.model_input_from_ground_truth(dataset.pose2d, input_mode)
     except (dl.DatasetError, mdl.CheckpointError) as err:
         raise SystemExit(f"error: {err}") from err
     trained = f", epoch {checkpoint['epoch']}" if "epoch" in checkpoint else ""
-    print(f"weights: {args.weights} ({checkpoint['arch']}, input {checkpoint['input_mode']}{trained})")
+    given = f", scored on input {input_mode}" if input_mode != checkpoint["input_mode"] else ""
+    print(f"weights: {args.weights} ({checkpoint['arch']}, input {checkpoint['input_mode']}{trained}{given})")
     print(f"poses:   {dataset.describe()}")
     print(f"flip:    {'on' if args.flip else 'off'}\n")
     results = evaluate(predict(lifter, joints, args.bs, args.flip), dataset)
     print(format_report(results))
     if args.json:
         write_json(args.json, {
-            "weights": args.weights, "arch": checkpoint["arch"], "input_mode": checkpoint["input_mode"],
+            "weights": args.weights, "arch": checkpoint["arch"], "input_mode": input_mode,
             "data": dataset.name,
             "split": args.split, "split_description": dataset.split_description, "flip": args.flip, **results,
         })
