@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import data_loader as dl
 import metrics
+import mocap
 import model
 import skeleton_utils as sk
 import synthetic
@@ -18,8 +20,13 @@ import synthetic
 REPO = Path(__file__).resolve().parents[1]
 # The model card's regression check: "... (N poses, seed S): MPJPE X mm, PA-MPJPE Y mm ..."
 CARD_CHECK = re.compile(r"fresh synthetic check \(([\d,]+) poses, seed (\d+)\): MPJPE ([\d.]+) mm, PA-MPJPE ([\d.]+) mm")
+# The model card's real-motion check: "... (the *_test.bvh clips ..., F fps, V views): limb angle A degrees, MPJPE X mm"
+CARD_REAL_CHECK = re.compile(r"real-motion check \(the `\*_test.bvh` clips of `../shared/mocap/cmu`, ([\d.]+) fps, (\d+) "
+                             r"views\): limb angle ([\d.]+) degrees, MPJPE ([\d.]+) mm")
 # How far the measured MPJPE may drift from the card before the test calls it a regression.
 MARGIN_MM = 2.0
+MARGIN_DEGREES = 0.5
+SHARED_CMU = REPO.parent / "shared" / "mocap" / "cmu"
 
 
 def model_card_check() -> tuple[int, int, float, float]:
@@ -48,6 +55,22 @@ def test_bundled_weights_reach_the_model_card_mpjpe_on_fresh_synthetic_poses():
         pred = lifter(dl.model_input_from_ground_truth(pose2d, "mediapipe"))
     assert abs(float(metrics.mpjpe(pred, pose3d)) - card_mpjpe) < MARGIN_MM
     assert abs(float(metrics.pa_mpjpe(pred, pose3d)) - card_pa_mpjpe) < MARGIN_MM
+
+
+@pytest.mark.skipif(not SHARED_CMU.is_dir(), reason=f"{SHARED_CMU} (shared motion capture) is absent")
+def test_bundled_weights_reach_the_model_card_on_real_motion():
+    match = CARD_REAL_CHECK.search((REPO / "README.md").read_text())
+    assert match, "README.md's model card must state the real-motion check"
+    fps, views, card_angle, card_mpjpe = float(match[1]), int(match[2]), float(match[3]), float(match[4])
+    clips = sorted(str(p) for p in SHARED_CMU.glob("*_test.bvh"))
+    poses = mocap.import_clips(clips, fps=fps, views=views, seed=0, say=lambda *_: None)
+    pose3d = torch.as_tensor(poses["pose3d"])
+    pose3d = pose3d - pose3d[:, sk.ROOT: sk.ROOT + 1]
+    lifter, _ = model.load_lifter(model.BUNDLED_WEIGHTS)
+    with torch.no_grad():
+        pred = lifter(dl.model_input_from_ground_truth(torch.as_tensor(poses["pose2d"]), "mediapipe"))
+    assert abs(float(metrics.limb_angle_error(pred, pose3d)) - card_angle) < MARGIN_DEGREES
+    assert abs(float(metrics.mpjpe(pred, pose3d)) - card_mpjpe) < MARGIN_MM
 
 
 def test_quick_start_lifts_the_bundled_photo(tmp_path):
