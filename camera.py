@@ -127,7 +127,7 @@ def exif_focal_px(path: str | os.PathLike, width: int, height: int) -> float | N
 
 
 def photo_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) of an image file as shown, EXIF orientation applied (as infer.read_image does), read
+    """(width, height) of an image file as shown, EXIF orientation applied (as infer_common.read_image does), read
     from its header alone; None when it is not a readable image."""
     from PIL import Image, UnidentifiedImageError
 

@@ -34,7 +34,6 @@ unreadable file), after the others were processed and a summary printed; 1 also 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -52,18 +51,17 @@ import torch
 from tqdm import tqdm
 
 import camera
-import data_loader as dl
 import export_model
-import keypoints as kp
+import keypoint_lifting
 import mocap
 import pipeline
 import skeleton_utils as sk
 import visualize
-from model import (WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter, resolve_device,
-                   weights_for_layout)
+from infer_common import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, joints_record, lift, load_weights,
+                          media_kind, model_input, output_folder, output_paths, read_image, rounded, temporary_path,
+                          to_json, to_readable_json, warn_if_not_for_detectors, write_image, write_text)
+from model import WEIGHTS_HELP, Lifter, default_weights, resolve_device
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 # MediaPipe Pose "full", the model bundled with the mediapipe wheel (complexity 2 would need a download).
 MEDIAPIPE_MODEL_COMPLEXITY = 1
 # Frames per second assumed when a video or camera does not report its own.
@@ -71,33 +69,9 @@ FALLBACK_FPS = 30.0
 ESCAPE_KEY = 27
 
 
-class InputFailed(Exception):
-    """One input could not be processed (no person, unreadable file); the batch goes on without it."""
-
-
 # ---------------------------------------------------------------------------
-# Inputs and output names
+# Inputs and outputs
 # ---------------------------------------------------------------------------
-def media_kind(path: Path) -> str | None:
-    """'image', 'video' or None (unsupported), from the file suffix."""
-    suffix = path.suffix.lower()
-    return "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None
-
-
-# What each input writes: its file stem followed by these endings.
-OUTPUT_ENDINGS = {
-    "image": {"overlay": "_overlay_coco17.jpg", "figure": "_pose3d.png", "json": "_pose.json"},
-    "video": {"video": "_annotated.mp4", "jsonl": "_joints.jsonl"},
-    # --keypoints: STEM is the keypoint file's or folder's; the overlays are named after each frame's image.
-    "keypoints": {"jsonl": "_people.jsonl", "figure": "_people3d.png", "overlay": "_overlay_people.jpg"},
-}
-
-
-def is_own_output(path: Path) -> bool:
-    """Whether a file looks like one infer.py wrote (e.g. when --out is the input folder)."""
-    return any(path.name.endswith(ending) for endings in OUTPUT_ENDINGS.values() for ending in endings.values())
-
-
 def collect_inputs(paths: list[str]) -> list[Path]:
     """The images and videos named on the command line, folders expanded (not recursively, sorted).
 
@@ -125,21 +99,6 @@ def collect_inputs(paths: list[str]) -> list[Path]:
     return inputs
 
 
-def output_folder(name: str) -> Path:
-    """--out, created when missing."""
-    out_dir = Path(name)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
-    return out_dir
-
-
-def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:
-    """Where the outputs of one input go (see the module docstring)."""
-    return {key: out_dir / f"{stem}{ending}" for key, ending in OUTPUT_ENDINGS[kind].items()}
-
-
 def check_distinct_stems(inputs: list[Path], bvh: bool = False) -> None:
     """Refuse inputs that would write the same output files (two images, or two videos, of one stem; with
     --bvh any two inputs of one stem)."""
@@ -152,45 +111,6 @@ def check_distinct_stems(inputs: list[Path], bvh: bool = False) -> None:
         seen[key] = path
 
 
-# ---------------------------------------------------------------------------
-# Atomic writing
-# ---------------------------------------------------------------------------
-def temporary_path(path: Path) -> Path:
-    """A hidden name beside path with the same suffix (OpenCV picks the format from it)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-
-
-@contextmanager
-def atomic_outputs():
-    """Yield stage(path) -> a temporary path to write; every staged file becomes its path when the
-    block succeeds, and none does otherwise (all temporary files vanish)."""
-    staged: list[tuple[Path, Path]] = []
-
-    def stage(path: Path) -> Path:
-        staged.append((temporary_path(path), path))
-        return staged[-1][0]
-
-    try:
-        yield stage
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_output(path: Path):
-    """Yield a temporary path to write; it becomes path when the block succeeds and vanishes otherwise."""
-    with atomic_outputs() as stage:
-        yield stage(path)
-
-
-def write_text(path: Path, text: str) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_bvh(track: mocap.MotionTrack, path: Path, source) -> Path:
     """The track as a BVH file; InputFailed when no frame had a person."""
     text = track.bvh_text()
@@ -200,14 +120,8 @@ def write_bvh(track: mocap.MotionTrack, path: Path, source) -> Path:
     return path
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
-    with atomic_output(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f"{path}: OpenCV could not write the image")
-
-
 # ---------------------------------------------------------------------------
-# Detection (MediaPipe) and lifting (the model)
+# Detection (MediaPipe) and lifting
 # ---------------------------------------------------------------------------
 @dataclass
 class Detection:
@@ -280,46 +194,6 @@ class PoseDetector:
         self.close()
 
 
-def load_weights(path: str | os.PathLike, device: torch.device) -> tuple[Lifter, dict]:
-    """The checkpoint as a Lifter, with a SystemExit naming the problem when it cannot be used."""
-    try:
-        return load_lifter(str(path), device)
-    except CheckpointError as err:
-        raise SystemExit(f"error: {err}") from err
-
-
-def warn_if_not_for_detectors(weights: Path, checkpoint: dict) -> None:
-    """A model trained on all 28 ground-truth joints gets, from MediaPipe, inputs it never saw."""
-    if checkpoint["input_mode"] == "full":
-        print(f"warning: {weights} was trained with --input full, on ground-truth 2D of all 28 joints, which "
-              f"MediaPipe cannot provide: the joints it does not see are synthesised as for --input mediapipe, "
-              f"and the 3D will be less accurate than from a model trained with --input mediapipe.",
-              file=sys.stderr)
-
-
-# Poses lifted at once: a whole keypoint sequence in one call would need gigabytes of activations.
-LIFT_BATCH = 1024
-
-
-def lift(lifter: Lifter, joints2d: np.ndarray) -> np.ndarray:
-    """(..., 28, 3) pixel joints + visibility -> (..., 28, 3) root-relative mm."""
-    device = next(lifter.buffers()).device
-    flat = torch.as_tensor(np.asarray(joints2d), dtype=torch.float32).reshape(-1, sk.NUM_JOINTS, 3)
-    with torch.inference_mode():
-        out = torch.cat([lifter(chunk.to(device)).cpu() for chunk in flat.split(LIFT_BATCH)])
-    return out.double().numpy().reshape(np.shape(joints2d))
-
-
-def model_input(keypoints: np.ndarray, layout: sk.KeypointLayout, input_mode: str) -> np.ndarray:
-    """(..., K, 3) keypoints of a layout -> the (..., 28, 3) input that a model trained with input_mode expects.
-
-    A model trained on all 28 ground-truth joints (--input full) gets the detector joints synthesised as
-    for --input mediapipe, with a warning at loading (warn_if_not_for_detectors).
-    """
-    observed = sk.layout_detector_joints(keypoints, layout)
-    return dl.complete_joints(observed, "mediapipe" if input_mode == "full" else input_mode)
-
-
 def estimate_pose(detection: Detection, lifter: Lifter, intrinsics: np.ndarray, input_mode: str) -> PoseResult:
     joints2d = model_input(detection.landmarks_px, sk.MEDIAPIPE, input_mode)
     joints3d = lift(lifter, joints2d)
@@ -341,45 +215,18 @@ COORDINATES = {
 }
 
 
-def _rounded(values: np.ndarray, decimals: int) -> list:
-    return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
-
-
-def joints_record(joints2d: np.ndarray, joints3d: np.ndarray) -> list[dict]:
-    """The model's 28 joints by name: input pixels and visibility, output mm."""
-    # Each array rounded once, not per joint: a video builds this for every frame.
-    pixel, visibility, mm = _rounded(joints2d[:, :2], 2), _rounded(joints2d[:, 2], 3), _rounded(joints3d, 1)
-    return [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
-            for j, name in enumerate(sk.JOINT_NAMES)]
-
 
 def pose_record(result: PoseResult) -> dict:
     """The joints of one person, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
     joints = joints_record(result.joints2d, result.joints3d)
     det = result.detection
-    pixel, visibility, world_mm = (_rounded(det.landmarks_px[:, :2], 2), _rounded(det.landmarks_px[:, 2], 3),
-                                   _rounded(det.world_mm, 1))
+    pixel, visibility, world_mm = (rounded(det.landmarks_px[:, :2], 2), rounded(det.landmarks_px[:, 2], 3),
+                                   rounded(det.world_mm, 1))
     landmarks = [{"name": name, "pixel": pixel[m], "visibility": visibility[m], "world_mm": world_mm[m]}
                  for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)]
     placement = camera.placement_record(result.joints2d, result.joints3d, result.pelvis_mm, result.intrinsics)
     return {**placement, "joints": joints, "mediapipe_landmarks": landmarks}
 
-
-def to_json(obj) -> str:
-    """Compact JSON; a NaN or infinity is an error rather than invalid JSON."""
-    return json.dumps(obj, allow_nan=False)
-
-
-def to_readable_json(record: dict) -> str:
-    """JSON with a line per top-level key and per element of a top-level list of objects (one line per joint)."""
-    lines = []
-    for key, value in record.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = ",\n".join("  " + to_json(item) for item in value)
-            lines.append(f" {to_json(key)}: [\n{items}\n ]")
-        else:
-            lines.append(f" {to_json(key)}: {to_json(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 # ---------------------------------------------------------------------------
@@ -441,19 +288,6 @@ class OneEuroFilter:
 # ---------------------------------------------------------------------------
 # Images
 # ---------------------------------------------------------------------------
-def read_image(path: Path) -> np.ndarray:
-    """A BGR image (EXIF orientation applied; grey, 16-bit and alpha images converted)."""
-    # imdecode rather than imread: it reads paths with any characters and prints no warnings of its own.
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as err:
-        raise InputFailed(f"{path}: cannot read the file ({err.strerror}).") from err
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise InputFailed(f"{path}: cannot read the image; the file is empty, corrupt or not a {path.suffix} image.")
-    return image
-
-
 def image_record(path: Path, image: np.ndarray, result: PoseResult, weights: Path, checkpoint: dict) -> dict:
     height, width = image.shape[:2]
     return {
@@ -696,192 +530,6 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
 
 
 # ---------------------------------------------------------------------------
-# Keypoint files of other detectors: keypoints.py reads and tracks, this lifts and writes
-# ---------------------------------------------------------------------------
-# With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
-PERSON_BVH_ENDING = "_person{id}.bvh"
-
-
-@dataclass
-class LiftedPerson:
-    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output,
-    and where the frame's size is known, its camera's (4,) intrinsics and the pelvis in camera space, (3,) mm."""
-
-    id: int
-    keypoints: np.ndarray
-    joints2d: np.ndarray
-    joints3d: np.ndarray
-    intrinsics: np.ndarray | None = None
-    pelvis_mm: np.ndarray | None = None
-
-    def placement(self) -> dict:
-        """The record's placement fields (camera.PLACEMENT_COORDINATES); none when the person was not placed."""
-        if self.pelvis_mm is None:
-            return {}
-        return camera.placement_record(self.joints2d, self.joints3d, self.pelvis_mm, self.intrinsics)
-
-
-@dataclass
-class PersonTrack:
-    """One person through a sequence: their lifted self in each frame they are in, by frame index in order."""
-
-    id: int
-    by_frame: dict[int, LiftedPerson]
-
-    @property
-    def frames(self) -> list[int]:
-        return list(self.by_frame)
-
-    def motion(self, num_frames: int, fps: float) -> mocap.MotionTrack:
-        """Their BVH motion over all the sequence's frames, in camera space (every frame of theirs is placed)."""
-        placed = {f: person.joints3d + person.pelvis_mm for f, person in self.by_frame.items()}
-        return mocap.MotionTrack.over_frames(placed, num_frames, fps)
-
-
-def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
-                  intrinsics: list[np.ndarray | None]) -> list[list[LiftedPerson]]:
-    """Every person of every frame lifted, in one batched pass, and placed where the frame has intrinsics."""
-    people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
-              for pid, keypoints in zip(ids[f], frame.people)]
-    joints2d = model_input(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, input_mode)
-    joints3d = lift(lifter, joints2d)
-    lifted: list[list[LiftedPerson]] = [[] for _ in sequence.frames]
-    for (f, pid, keypoints), j2, j3 in zip(people, joints2d, joints3d):
-        pelvis = None if intrinsics[f] is None else camera.place_pelvis(j2, j3, intrinsics[f])
-        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3, intrinsics[f], pelvis))
-    return lifted
-
-
-def person_tracks(lifted: list[list[LiftedPerson]]) -> dict[int, PersonTrack]:
-    """The lifted sequence regrouped by track id."""
-    tracks: dict[int, PersonTrack] = {}
-    for f, people in enumerate(lifted):
-        for person in people:
-            tracks.setdefault(person.id, PersonTrack(person.id, {})).by_frame[f] = person
-    return dict(sorted(tracks.items()))
-
-
-def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[LiftedPerson],
-                          layout: sk.KeypointLayout) -> dict:
-    """One JSON line: the frame, its people by track id (the detector's keypoints and the model's joints)."""
-    return {
-        "frame": index, "time_s": round(index / fps, 4), "name": frame.name,
-        "people": [{"id": person.id, **person.placement(),
-                    "keypoints": [{"name": name, "pixel": _rounded(k[:2], 2), "confidence": round(float(k[2]), 3)}
-                                  for name, k in zip(layout.keypoints, person.keypoints)],
-                    "joints": joints_record(person.joints2d, person.joints3d)} for person in people],
-        "problems": frame.problems,
-    }
-
-
-def people_figure(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], weights: Path):
-    """The 3D figure of the frame with the most people (the first such), one panel per person."""
-    index = max(range(len(lifted)), key=lambda f: len(lifted[f]))
-    people = lifted[index]
-    return visualize.figure_people_3d(
-        [person.joints3d for person in people], [f"id {person.id}" for person in people],
-        title=f"{sequence.path.name}, frame {sequence.frames[index].name} ({len(people)} people), "
-              f"lifted by {weights.name}")
-
-
-def frame_images(sequence: kp.KeypointSequence, folder: Path) -> list[Path | None]:
-    """The image of each frame in --images FOLDER (None where there is none), refusing a folder without any."""
-    if not folder.is_dir():
-        raise SystemExit(f"error: --images {folder}: no such folder.")
-    images = sorted(p for p in folder.iterdir() if p.is_file() and media_kind(p) == "image" and not is_own_output(p))
-    matched = kp.match_frame_images(sequence.frames, images)
-    if not any(matched):
-        raise SystemExit(f"error: --images {folder}: no image there matches a frame of {sequence.path} (by file name, "
-                         f"stem or COCO image id), and there are {len(images)} images for {len(sequence.frames)} frames.")
-    return matched
-
-
-def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
-                           out_dir: Path, fps: float, weights: Path, bvh: bool = False) -> tuple[list[Path], int]:
-    """The JSON lines, the 3D figure, with bvh a BVH per tracked person, and the overlays, all or nothing;
-    returns the paths of all but the overlays, and how many overlays there are."""
-    stem = sequence.path.stem if sequence.path.is_file() else sequence.path.name
-    outputs = output_paths(stem, "keypoints", out_dir)
-    lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
-             for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
-    written, overlays = [outputs["jsonl"], outputs["figure"]], 0
-    with atomic_outputs() as stage:
-        stage(outputs["jsonl"]).write_text("".join(lines), encoding="utf-8")
-        visualize.save_figure(people_figure(sequence, lifted, weights), stage(outputs["figure"]))
-        for track in person_tracks(lifted).values() if bvh else ():
-            path = out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=track.id)}"
-            stage(path).write_text(track.motion(len(sequence.frames), fps).bvh_text(), encoding="utf-8")
-            written.append(path)
-        for image_path, people in zip(images, lifted):
-            if image_path is None:
-                continue
-            overlay = out_dir / f"{image_path.stem}{OUTPUT_ENDINGS['keypoints']['overlay']}"
-            drawn = visualize.draw_people(read_image(image_path), [p.joints2d for p in people],
-                                          [f"id {p.id}" for p in people])
-            if not cv2.imwrite(str(stage(overlay)), drawn):
-                raise OSError(f"{overlay}: OpenCV could not write the image")
-            overlays += 1
-    return written, overlays
-
-
-def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack], bvh: bool = False) -> str:
-    """What was lifted, who was tracked where (with bvh: the gaps in their BVH), and every problem met."""
-    total = len(sequence.frames)
-    empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
-    lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
-             f"{len(tracks)} people tracked"]
-    gaps = {t.id: total - len(t.frames) for t in tracks.values()} if bvh else {}
-    lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
-              f"{sequence.frames[t.frames[-1]].name})"
-              + (f"; in its BVH the other {gaps[t.id]} hold its last (or first) pose" if gaps.get(t.id) else "")
-              for t in tracks.values()]
-    if empty:
-        lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
-    if sequence.problems:
-        lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
-        lines += [f"    {problem}" for problem in sequence.problems]
-    return "\n".join(lines)
-
-
-def check_frame_sizes(sequence: kp.KeypointSequence, intrinsics: list[np.ndarray | None], bvh: bool) -> None:
-    """Placing people in camera space needs their frame's size: refuse --bvh without it, note the records' lack."""
-    unsized = [frame.name for frame, k in zip(sequence.frames, intrinsics) if frame.people and k is None]
-    if not unsized:
-        return
-    where = f"{len(unsized)} frames with people (e.g. {unsized[0]}) of {sequence.path}"
-    if bvh:
-        raise SystemExit(f"error: --bvh places each person in camera space, which needs the frame size in pixels, "
-                         f"unknown for {where}: give --image-size WIDTH HEIGHT, or --images FOLDER with the frames.")
-    print(f"note: the frame size is unknown for {where}, so their people are not placed in camera space "
-          f"(no pelvis_camera_mm); give --image-size WIDTH HEIGHT or --images FOLDER to place them.", file=sys.stderr)
-
-
-def run_keypoints(args: argparse.Namespace) -> int:
-    """Lift every person of a keypoint file or folder; returns the exit status (1 when a frame had a problem)."""
-    try:
-        sequence = kp.read_keypoints(args.keypoints, args.annotations,
-                                     tuple(args.image_size) if args.image_size else None)
-    except kp.KeypointError as err:
-        raise SystemExit(f"error: {err}") from err
-    images = frame_images(sequence, Path(args.images)) if args.images else [None] * len(sequence.frames)
-    intrinsics = kp.frame_intrinsics(sequence.frames, images, args.focal)
-    check_frame_sizes(sequence, intrinsics, args.bvh)
-    weights, note = (args.weights, None) if args.weights else weights_for_layout(sequence.layout.name)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    weights = Path(weights)
-    lifter, checkpoint = load_weights(weights, resolve_device(args.device))
-    warn_if_not_for_detectors(weights, checkpoint)
-    print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
-    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
-    written, overlays = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights,
-                                               args.bvh)
-    print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))
-    print(f"{sequence.path}: wrote " + ", ".join(map(str, written)) + (f" and {overlays} overlays" if overlays else ""))
-    return 1 if sequence.problems else 0
-
-
-# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -979,7 +627,7 @@ def run(args: argparse.Namespace) -> int:
     """Process every input; returns the exit status."""
     if args.keypoints is not None:
         try:
-            return run_keypoints(args)
+            return keypoint_lifting.run_keypoints(args)
         except (InputFailed, OSError) as err:  # an unreadable image for an overlay, a full disk
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -27,7 +27,7 @@ import visualize
 from data_loader import (DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, add_source_arguments,
                          check_source_arguments, model_input_from_ground_truth)
 from eval import load_poses
-from infer import load_weights
+from infer_common import load_weights
 from model import WEIGHTS_HELP, default_weights
 from model import Lifter
 

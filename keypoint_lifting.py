@@ -1,0 +1,212 @@
+"""infer.py --keypoints: lift every person in other detectors' keypoint files and write what was lifted.
+
+keypoints.py reads the files and tracks people from frame to frame; this module lifts them with the model,
+places them in camera space where the frame size is known, and writes, all or nothing, in --out:
+    STEM_people.jsonl          one line per frame: its people by track id, the detector's keypoints, the
+                               model's 28 joints (and their placement), and the frame's problems
+    STEM_people3d.png          the 3D poses of the frame with the most people
+    FRAME_overlay_people.jpg   with --images, each frame's image with its people and their ids
+    STEM_person<ID>.bvh        with --bvh, each tracked person's motion over the whole sequence
+Drawing is visualize.py's; what infer.py's MediaPipe path shares with this lives in infer_common.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import camera
+import keypoints as kp
+import mocap
+import skeleton_utils as sk
+import visualize
+from infer_common import (OUTPUT_ENDINGS, atomic_outputs, is_own_output, joints_record, lift,
+                          load_weights, media_kind, model_input, output_folder, output_paths, read_image, rounded,
+                          to_json, warn_if_not_for_detectors)
+from model import Lifter, resolve_device, weights_for_layout
+
+# With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
+PERSON_BVH_ENDING = "_person{id}.bvh"
+
+
+@dataclass
+class LiftedPerson:
+    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output,
+    and where the frame's size is known, its camera's (4,) intrinsics and the pelvis in camera space, (3,) mm."""
+
+    id: int
+    keypoints: np.ndarray
+    joints2d: np.ndarray
+    joints3d: np.ndarray
+    intrinsics: np.ndarray | None = None
+    pelvis_mm: np.ndarray | None = None
+
+    def placement(self) -> dict:
+        """The record's placement fields (camera.PLACEMENT_COORDINATES); none when the person was not placed."""
+        if self.pelvis_mm is None:
+            return {}
+        return camera.placement_record(self.joints2d, self.joints3d, self.pelvis_mm, self.intrinsics)
+
+
+@dataclass
+class PersonTrack:
+    """One person through a sequence: their lifted self in each frame they are in, by frame index in order."""
+
+    id: int
+    by_frame: dict[int, LiftedPerson]
+
+    @property
+    def frames(self) -> list[int]:
+        return list(self.by_frame)
+
+    def motion(self, num_frames: int, fps: float) -> mocap.MotionTrack:
+        """Their BVH motion over all the sequence's frames, in camera space (every frame of theirs is placed)."""
+        placed = {f: person.joints3d + person.pelvis_mm for f, person in self.by_frame.items()}
+        return mocap.MotionTrack.over_frames(placed, num_frames, fps)
+
+
+def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
+                  intrinsics: list[np.ndarray | None]) -> list[list[LiftedPerson]]:
+    """Every person of every frame lifted, in one batched pass, and placed where the frame has intrinsics."""
+    people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
+              for pid, keypoints in zip(ids[f], frame.people)]
+    joints2d = model_input(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, input_mode)
+    joints3d = lift(lifter, joints2d)
+    lifted: list[list[LiftedPerson]] = [[] for _ in sequence.frames]
+    for (f, pid, keypoints), j2, j3 in zip(people, joints2d, joints3d):
+        pelvis = None if intrinsics[f] is None else camera.place_pelvis(j2, j3, intrinsics[f])
+        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3, intrinsics[f], pelvis))
+    return lifted
+
+
+def person_tracks(lifted: list[list[LiftedPerson]]) -> dict[int, PersonTrack]:
+    """The lifted sequence regrouped by track id."""
+    tracks: dict[int, PersonTrack] = {}
+    for f, people in enumerate(lifted):
+        for person in people:
+            tracks.setdefault(person.id, PersonTrack(person.id, {})).by_frame[f] = person
+    return dict(sorted(tracks.items()))
+
+
+def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[LiftedPerson],
+                          layout: sk.KeypointLayout) -> dict:
+    """One JSON line: the frame, its people by track id (the detector's keypoints and the model's joints)."""
+    return {
+        "frame": index, "time_s": round(index / fps, 4), "name": frame.name,
+        "people": [{"id": person.id, **person.placement(),
+                    "keypoints": [{"name": name, "pixel": rounded(k[:2], 2), "confidence": round(float(k[2]), 3)}
+                                  for name, k in zip(layout.keypoints, person.keypoints)],
+                    "joints": joints_record(person.joints2d, person.joints3d)} for person in people],
+        "problems": frame.problems,
+    }
+
+
+def people_figure(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], weights: Path):
+    """The 3D figure of the frame with the most people (the first such), one panel per person."""
+    index = max(range(len(lifted)), key=lambda f: len(lifted[f]))
+    people = lifted[index]
+    return visualize.figure_people_3d(
+        [person.joints3d for person in people], [f"id {person.id}" for person in people],
+        title=f"{sequence.path.name}, frame {sequence.frames[index].name} ({len(people)} people), "
+              f"lifted by {weights.name}")
+
+
+def frame_images(sequence: kp.KeypointSequence, folder: Path) -> list[Path | None]:
+    """The image of each frame in --images FOLDER (None where there is none), refusing a folder without any."""
+    if not folder.is_dir():
+        raise SystemExit(f"error: --images {folder}: no such folder.")
+    images = sorted(p for p in folder.iterdir() if p.is_file() and media_kind(p) == "image" and not is_own_output(p))
+    matched = kp.match_frame_images(sequence.frames, images)
+    if not any(matched):
+        raise SystemExit(f"error: --images {folder}: no image there matches a frame of {sequence.path} (by file name, "
+                         f"stem or COCO image id), and there are {len(images)} images for {len(sequence.frames)} frames.")
+    return matched
+
+
+def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
+                           out_dir: Path, fps: float, weights: Path, bvh: bool = False) -> tuple[list[Path], int]:
+    """The JSON lines, the 3D figure, with bvh a BVH per tracked person, and the overlays, all or nothing;
+    returns the paths of all but the overlays, and how many overlays there are."""
+    stem = sequence.path.stem if sequence.path.is_file() else sequence.path.name
+    outputs = output_paths(stem, "keypoints", out_dir)
+    lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
+             for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
+    written, overlays = [outputs["jsonl"], outputs["figure"]], 0
+    with atomic_outputs() as stage:
+        stage(outputs["jsonl"]).write_text("".join(lines), encoding="utf-8")
+        visualize.save_figure(people_figure(sequence, lifted, weights), stage(outputs["figure"]))
+        for track in person_tracks(lifted).values() if bvh else ():
+            path = out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=track.id)}"
+            stage(path).write_text(track.motion(len(sequence.frames), fps).bvh_text(), encoding="utf-8")
+            written.append(path)
+        for image_path, people in zip(images, lifted):
+            if image_path is None:
+                continue
+            overlay = out_dir / f"{image_path.stem}{OUTPUT_ENDINGS['keypoints']['overlay']}"
+            drawn = visualize.draw_people(read_image(image_path), [p.joints2d for p in people],
+                                          [f"id {p.id}" for p in people])
+            if not cv2.imwrite(str(stage(overlay)), drawn):
+                raise OSError(f"{overlay}: OpenCV could not write the image")
+            overlays += 1
+    return written, overlays
+
+
+def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack], bvh: bool = False) -> str:
+    """What was lifted, who was tracked where (with bvh: the gaps in their BVH), and every problem met."""
+    total = len(sequence.frames)
+    empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
+    lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
+             f"{len(tracks)} people tracked"]
+    gaps = {t.id: total - len(t.frames) for t in tracks.values()} if bvh else {}
+    lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
+              f"{sequence.frames[t.frames[-1]].name})"
+              + (f"; in its BVH the other {gaps[t.id]} hold its last (or first) pose" if gaps.get(t.id) else "")
+              for t in tracks.values()]
+    if empty:
+        lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
+    if sequence.problems:
+        lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
+        lines += [f"    {problem}" for problem in sequence.problems]
+    return "\n".join(lines)
+
+
+def check_frame_sizes(sequence: kp.KeypointSequence, intrinsics: list[np.ndarray | None], bvh: bool) -> None:
+    """Placing people in camera space needs their frame's size: refuse --bvh without it, note the records' lack."""
+    unsized = [frame.name for frame, k in zip(sequence.frames, intrinsics) if frame.people and k is None]
+    if not unsized:
+        return
+    where = f"{len(unsized)} frames with people (e.g. {unsized[0]}) of {sequence.path}"
+    if bvh:
+        raise SystemExit(f"error: --bvh places each person in camera space, which needs the frame size in pixels, "
+                         f"unknown for {where}: give --image-size WIDTH HEIGHT, or --images FOLDER with the frames.")
+    print(f"note: the frame size is unknown for {where}, so their people are not placed in camera space "
+          f"(no pelvis_camera_mm); give --image-size WIDTH HEIGHT or --images FOLDER to place them.", file=sys.stderr)
+
+
+def run_keypoints(args: argparse.Namespace) -> int:
+    """Lift every person of a keypoint file or folder; returns the exit status (1 when a frame had a problem)."""
+    try:
+        sequence = kp.read_keypoints(args.keypoints, args.annotations,
+                                     tuple(args.image_size) if args.image_size else None)
+    except kp.KeypointError as err:
+        raise SystemExit(f"error: {err}") from err
+    images = frame_images(sequence, Path(args.images)) if args.images else [None] * len(sequence.frames)
+    intrinsics = kp.frame_intrinsics(sequence.frames, images, args.focal)
+    check_frame_sizes(sequence, intrinsics, args.bvh)
+    weights, note = (args.weights, None) if args.weights else weights_for_layout(sequence.layout.name)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    weights = Path(weights)
+    lifter, checkpoint = load_weights(weights, resolve_device(args.device))
+    warn_if_not_for_detectors(weights, checkpoint)
+    print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
+    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
+    written, overlays = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights,
+                                               args.bvh)
+    print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))
+    print(f"{sequence.path}: wrote " + ", ".join(map(str, written)) + (f" and {overlays} overlays" if overlays else ""))
+    return 1 if sequence.problems else 0
