@@ -227,7 +227,7 @@ def combine_sources(parts: list[tuple[str, dict[str, np.ndarray]]]) -> dict[str,
                 for key in ("pose2d", "pose3d")}
     if all("intrinsics" in arrays for _, arrays in parts):
         combined["intrinsics"] = np.concatenate([arrays["intrinsics"] for _, arrays in parts]).astype(np.float32)
-    for key in METADATA_KEYS[:-1]:
+    for key in (k for k in METADATA_KEYS if k != "source"):
         if any(key in arrays for _, arrays in parts):
             combined[key] = np.concatenate([arrays.get(key, np.full(len(arrays["pose2d"]), -1)).astype(np.int64)
                                             for _, arrays in parts])
