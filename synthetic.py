@@ -1074,11 +1074,11 @@ def compare_with_real(real: np.ndarray, synthetic_poses: np.ndarray, synthetic_u
     figure of the real and synthetic angle distributions side by side."""
     real_angles = measured_angles(real, np.array([0.0, 1.0, 0.0]))
     synth_angles = measured_angles(synthetic_poses, synthetic_up)
-    report = {}
+    bins, report = {}, {}
     for name in real_angles:
         both = np.concatenate([real_angles[name], synth_angles[name]])
-        bins = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
-        report[name] = uncovered_share(real_angles[name], synth_angles[name], bins)
+        bins[name] = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
+        report[name] = uncovered_share(real_angles[name], synth_angles[name], bins[name])
     if path:
         from matplotlib.figure import Figure
 
@@ -1087,10 +1087,8 @@ def compare_with_real(real: np.ndarray, synthetic_poses: np.ndarray, synthetic_u
         fig = Figure(figsize=(16, 8))
         for k, name in enumerate(real_angles):
             ax = fig.add_subplot(2, 4, k + 1)
-            both = np.concatenate([real_angles[name], synth_angles[name]])
-            bins = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
-            ax.hist(synth_angles[name], bins, density=True, alpha=0.5, label="synthetic.py")
-            ax.hist(real_angles[name], bins, density=True, alpha=0.5, label="real motion capture")
+            ax.hist(synth_angles[name], bins[name], density=True, alpha=0.5, label="synthetic.py")
+            ax.hist(real_angles[name], bins[name], density=True, alpha=0.5, label="real motion capture")
             ax.set_title(f"{name}: {100 * report[name]:.0f}% of real uncovered")
             ax.set_xlabel("degrees")
         fig.axes[0].legend()
