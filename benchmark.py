@@ -52,7 +52,7 @@ import data_loader as dl
 import export_model
 import skeleton_utils as sk
 import train
-from infer import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
+from detector import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
 from model import (
     ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, default_weights, load_lifter, resolve_device,
 )
@@ -388,7 +388,8 @@ def make_clip(path: str, frames: int, size: tuple[int, int] = VIDEO_SIZE) -> str
 
 
 class CpuMeter:
-    """Busy share of each core (all processes, from /proc/stat) and cores used by this process, over a block."""
+    """Busy share of each core (all processes, from /proc/stat) and cores used by this process and the children
+    it waited for (infer.py's MediaPipe process), over a block."""
 
     def __enter__(self) -> CpuMeter:
         self._cores, self._process, self._wall = self._core_ticks(), os.times(), time.perf_counter()
@@ -397,9 +398,13 @@ class CpuMeter:
     def __exit__(self, *exc) -> None:
         wall = time.perf_counter() - self._wall
         process = os.times()
-        self.process_cores = (process.user + process.system - self._process.user - self._process.system) / wall
+        self.process_cores = (self._cpu_seconds(process) - self._cpu_seconds(self._process)) / wall
         after = self._core_ticks()
         self.core_busy = [1 - (a[1] - b[1]) / max(a[0] - b[0], 1) for a, b in zip(after, self._cores)]
+
+    @staticmethod
+    def _cpu_seconds(times: os.times_result) -> float:
+        return times.user + times.system + times.children_user + times.children_system
 
     @staticmethod
     def _core_ticks() -> list[tuple[int, int]]:
@@ -415,7 +420,7 @@ class CpuMeter:
 def mediapipe_alone(clip: str) -> dict:
     """Decode every frame and run MediaPipe Pose on it as infer.py does (tracking mode), nothing else."""
     import cv2
-    from infer import PoseDetector
+    from detector import PoseDetector
 
     capture = cv2.VideoCapture(clip)
     frames = 0
@@ -465,7 +470,7 @@ def benchmark_video(clip: str | None, weights: str, quick: bool) -> dict:
 
 def _cores(run: dict) -> str:
     busy = ", ".join(_percent(b) for b in run["core_busy"]) or "n/a"
-    return f"this process {run['process_cores']:.2f} cores; each core busy (all processes): {busy}"
+    return f"this process and its children {run['process_cores']:.2f} cores; each core busy (all processes): {busy}"
 
 
 def video_report(results: dict) -> str:

@@ -38,13 +38,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import mediapipe as mp
 from matplotlib import cbook
 import numpy as np
 import torch
@@ -57,13 +55,12 @@ import mocap
 import pipeline
 import skeleton_utils as sk
 import visualize
+from detector import Detection, DetectorProcess, PoseDetector
 from infer_common import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, joints_record, lift, load_weights,
                           media_kind, model_input, output_folder, output_paths, read_image, rounded, temporary_path,
                           to_json, to_readable_json, warn_if_not_for_detectors, write_image, write_text)
 from model import WEIGHTS_HELP, Lifter, default_weights, resolve_device
 
-# MediaPipe Pose "full", the model bundled with the mediapipe wheel (complexity 2 would need a download).
-MEDIAPIPE_MODEL_COMPLEXITY = 1
 # Frames per second assumed when a video or camera does not report its own.
 FALLBACK_FPS = 30.0
 ESCAPE_KEY = 27
@@ -121,16 +118,8 @@ def write_bvh(track: mocap.MotionTrack, path: Path, source) -> Path:
 
 
 # ---------------------------------------------------------------------------
-# Detection (MediaPipe) and lifting
+# Lifting MediaPipe's detection (detector.py)
 # ---------------------------------------------------------------------------
-@dataclass
-class Detection:
-    """MediaPipe's 33 landmarks: (33, 3) pixels + visibility, and its own metric 3D, (33, 3) mm."""
-
-    landmarks_px: np.ndarray
-    world_mm: np.ndarray
-
-
 @dataclass
 class PoseResult:
     """One person: MediaPipe's detection, the model's (28, 3) input (pixels + visibility), its (28, 3) mm output,
@@ -141,57 +130,6 @@ class PoseResult:
     joints3d: np.ndarray
     intrinsics: np.ndarray | None = None
     pelvis_mm: np.ndarray | None = None
-
-
-@contextmanager
-def native_stderr_silenced():
-    """Send what native libraries write to file descriptor 2 to /dev/null for the duration.
-
-    MediaPipe's graph start-up prints INFO and WARNING lines through absl before absl's logging is
-    initialised, which no setting turns off; they would drown the script's own messages.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-class PoseDetector:
-    """MediaPipe Pose: static_image_mode for unrelated photos, tracking mode for video frames."""
-
-    def __init__(self, tracking: bool):
-        with native_stderr_silenced():
-            self._pose = mp.solutions.pose.Pose(static_image_mode=not tracking,
-                                                model_complexity=MEDIAPIPE_MODEL_COMPLEXITY)
-            # The graph starts (and logs) in background threads; a first frame waits until it has.
-            self._pose.process(np.zeros((64, 64, 3), dtype=np.uint8))
-
-    def detect(self, image_bgr: np.ndarray) -> Detection | None:
-        """The landmarks of the most prominent person in a BGR image, or None when there is none."""
-        # Parts of the graph start, and log, on the first frame with a person.
-        with native_stderr_silenced():
-            results = self._pose.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-        if results.pose_landmarks is None:
-            return None
-        height, width = image_bgr.shape[:2]
-        landmarks = np.array([(p.x * width, p.y * height, p.visibility) for p in results.pose_landmarks.landmark])
-        world_mm = np.array([(p.x, p.y, p.z) for p in results.pose_world_landmarks.landmark]) * 1000.0
-        return Detection(landmarks, world_mm)
-
-    def close(self) -> None:
-        with native_stderr_silenced():
-            self._pose.close()
-
-    def __enter__(self) -> PoseDetector:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def estimate_pose(detection: Detection, lifter: Lifter, intrinsics: np.ndarray, input_mode: str) -> PoseResult:
@@ -418,12 +356,24 @@ class StreamOutputs:
 class StreamSteps:
     """The work on each frame of a stream, one method per pipeline stage; each runs on a thread of its own."""
 
-    def __init__(self, detector: PoseDetector, lifter: Lifter, options: StreamOptions):
+    def __init__(self, detector: DetectorProcess, lifter: Lifter, options: StreamOptions):
         self.detector, self.lifter, self.options = detector, lifter, options
         self.annotator = visualize.FrameAnnotator(ring=pipeline.RESULTS_ALIVE_PER_STAGE)
         self.lifted = 0  # frames lifted so far: the next one's index in the outputs (a camera drops stale frames)
 
+    def submit(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
+        """The frames, each handed to the detector as it is read, so that detection never waits for the reader."""
+        for t, frame in frames:
+            self.detector.submit(frame)
+            yield t, frame
+
+    def collect(self, timed_frame: tuple[float, np.ndarray]) -> tuple[float, np.ndarray, Detection | None]:
+        """The detection of a frame that submit() handed over."""
+        t, frame = timed_frame
+        return t, frame, self.detector.collect()
+
     def detect(self, timed_frame: tuple[float, np.ndarray]) -> tuple[float, np.ndarray, Detection | None]:
+        """Detect a frame now: a live camera queues nothing behind the detector, so the newest frame goes next."""
         t, frame = timed_frame
         return t, frame, self.detector.detect(frame)
 
@@ -457,11 +407,16 @@ def read_frames(capture: cv2.VideoCapture, clock) -> Iterator[tuple[float, np.nd
 
 def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, lifter: Lifter,
                 outputs: StreamOutputs, options: StreamOptions, stats: pipeline.PipelineStats, live: bool) -> None:
-    """Read, detect, lift, draw and write on overlapping threads until the stream ends, --max-frames, or q/Esc."""
+    """Read, detect, lift, draw and write on overlapping threads until the stream ends, --max-frames, or q/Esc.
+
+    MediaPipe runs in a process of its own (detector.py says why). A file's frames are handed to it as
+    they are read, up to the pipeline's queue sizes ahead; a live camera's one at a time, newest first.
+    """
     show = options.show and visualize.display_available()
     if options.show and not show:
         print("note: no display available, not opening a window", file=sys.stderr)
-    with PoseDetector(tracking=True) as detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
+    detector = DetectorProcess(tracking=True, slots=pipeline.RESULTS_ALIVE_PER_STAGE)
+    with detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
         steps = StreamSteps(detector, lifter, options)
 
         def write(drawn: tuple[np.ndarray, dict]) -> bool:
@@ -474,8 +429,10 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
                 return False
             return options.max_frames is None or outputs.frames < options.max_frames
 
-        stages = [("detection", steps.detect), ("lifting", steps.lift), ("drawing", steps.draw)]
-        pipeline.run_pipeline(read_frames(capture, clock), stages, ("writing", write), keep_latest=live, stats=stats)
+        frames = read_frames(capture, clock) if live else steps.submit(read_frames(capture, clock))
+        stages = [("detection", steps.detect if live else steps.collect), ("lifting", steps.lift),
+                  ("drawing", steps.draw)]
+        pipeline.run_pipeline(frames, stages, ("writing", write), keep_latest=live, stats=stats)
     if show:
         cv2.destroyAllWindows()
 

@@ -4,11 +4,10 @@
 
 `frames` is iterated on a reader thread, each stage runs on a thread of its own, and the sink runs on
 the calling thread (where a GUI window must live). One thread per stage keeps the frame order with
-no bookkeeping. Threads, not processes: the native calls that dominate (decoding, MediaPipe's graph,
-TorchScript, encoding, OpenCV drawing) release the GIL. Measured for MediaPipe Pose: a pure-Python
-busy loop on a second thread keeps 92% of its speed while process() runs, so process() runs without
-the GIL; it takes the GIL back about ten times per call, though, so the stages beside it keep their
-Python short (a traced model, few drawing calls). benchmark.py --video measures how well they overlap.
+no bookkeeping. Threads suit stages whose native calls release the GIL (decoding, TorchScript,
+encoding, OpenCV drawing); a stage that needs the GIL often while others run Python is better off in
+a process of its own, as infer.py's MediaPipe stage is (detector.py: the measurements). benchmark.py
+--video measures how well the stages overlap.
 
 A file must never lose a frame, so a full queue makes the stage before it wait. A live camera must
 not fall behind, so with keep_latest=True the reader replaces a frame the first stage has not taken

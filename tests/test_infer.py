@@ -243,15 +243,16 @@ def test_max_frames_stops_the_video_early(weights, clip, tmp_path, keep_torch_th
     assert "a person in 3 of 3 frames" in capsys.readouterr().out
 
 
-def _interrupt_at_frame(n: int):
-    """A PoseDetector.detect that presses Ctrl-C on the n-th frame (0-based)."""
-    detect, frames = infer.PoseDetector.detect, []
+def _interrupt_at_frame(stage: str, n: int):
+    """A StreamSteps detection stage (detect: a camera's, collect: a file's) that presses Ctrl-C on the n-th
+    frame (0-based)."""
+    detect, frames = getattr(infer.StreamSteps, stage), []
 
-    def detect_until_interrupted(self, image):
-        frames.append(image)
+    def detect_until_interrupted(self, timed_frame):
+        frames.append(timed_frame)
         if len(frames) > n:
             raise KeyboardInterrupt
-        return detect(self, image)
+        return detect(self, timed_frame)
     return detect_until_interrupted
 
 
@@ -277,7 +278,7 @@ def test_camera_stops_at_max_frames_or_ctrl_c_and_keeps_its_outputs(weights, cli
     monkeypatch.setattr(infer, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
     infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(max_frames=4, smooth=None, show=False))
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 4
-    monkeypatch.setattr(infer.PoseDetector, "detect", _interrupt_at_frame(2))
+    monkeypatch.setattr(infer.StreamSteps, "detect", _interrupt_at_frame("detect", 2))
     written = infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(None, None, False))
     assert written == [tmp_path / "camera0_annotated.mp4", tmp_path / "camera0_joints.jsonl"]
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 2
@@ -288,7 +289,7 @@ def test_ctrl_c_during_a_video_file_leaves_earlier_outputs_untouched(weights, cl
     lifter, _ = infer.load_weights(weights, torch.device("cpu"))
     previous = tmp_path / "clip_joints.jsonl"
     previous.write_text("an earlier run\n")
-    monkeypatch.setattr(infer.PoseDetector, "detect", _interrupt_at_frame(3))
+    monkeypatch.setattr(infer.StreamSteps, "collect", _interrupt_at_frame("collect", 3))
     with pytest.raises(KeyboardInterrupt):
         infer.process_stream(clip, "clip", tmp_path, lifter, infer.StreamOptions(None, None, False))
     assert previous.read_text() == "an earlier run\n"
@@ -338,7 +339,7 @@ def _fail_on_call(function, n: int, error: BaseException):
     return failing
 
 
-@pytest.mark.parametrize("stage", ["read_frames", "detect", "lift", "draw", "write"])
+@pytest.mark.parametrize("stage", ["read_frames", "collect", "lift", "draw", "write"])
 def test_a_failing_stage_ends_the_video_with_its_error_and_no_output(weights, numbered_clip, tmp_path, monkeypatch,
                                                                      stage):
     lifter, _ = infer.load_weights(weights, torch.device("cpu"))
