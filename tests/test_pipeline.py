@@ -78,13 +78,19 @@ def test_a_sink_that_returns_false_stops_the_run_and_its_threads():
 
 
 def test_a_live_source_drops_stale_frames_instead_of_queueing_them():
-    received = []
+    received, busy = [], threading.Event()
+
+    def camera():
+        """A first frame, then, once the stage is busy with it, frames far faster than the stage takes them."""
+        yield 0
+        busy.wait(timeout=10)
+        yield from range(1, 2000)
 
     def slow_first_stage(item):
+        busy.set()
         time.sleep(0.02)
         return item
 
-    stats = pipeline.run_pipeline(range(2000), [("slow", slow_first_stage)], ("sink", received.append),
-                                  keep_latest=True)
+    stats = pipeline.run_pipeline(camera(), [("slow", slow_first_stage)], ("sink", received.append), keep_latest=True)
     assert 0 < len(received) < 200 and stats.dropped == 2000 - len(received)
     assert received == sorted(received)  # newer frames only: what arrives is still in order
