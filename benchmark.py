@@ -50,6 +50,7 @@ import torch.utils.flop_counter as flop_counter
 
 import data_loader as dl
 import export_model
+import mocap
 import skeleton_utils as sk
 import train
 from detector import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
@@ -591,13 +592,31 @@ def benchmark_data_loading(args: argparse.Namespace) -> dict:
     except dl.DatasetError as err:
         raise SystemExit(f"error: {err}") from err
     seconds = time.perf_counter() - started
+    clips = [p for p in mocap.find_clips(args.mocap) if p.suffix.lower() == ".bvh"] if args.mocap else []
     return {"source": name, "poses": len(arrays["pose2d"]), "seconds": seconds,
-            "poses_per_s": len(arrays["pose2d"]) / seconds}
+            "poses_per_s": len(arrays["pose2d"]) / seconds,
+            "bvh_import": bvh_import(max(clips, key=lambda p: p.stat().st_size)) if clips else None}
+
+
+def bvh_import(path) -> dict:
+    """Seconds to parse one BVH file and to turn it into the 28 joints (forward kinematics, rig table, placement)."""
+    started = time.perf_counter()
+    clip = mocap.read_bvh(path)
+    parsed = time.perf_counter()
+    mocap.clip_to_mpiinf(clip)
+    return {"clip": str(path), "frames": len(clip.values), "joints": len(clip.skeleton.names),
+            "parse_s": parsed - started, "joints_s": time.perf_counter() - parsed}
 
 
 def data_report(data: dict) -> str:
-    return (f"Loading the poses: {data['source']}: {data['poses']:,} poses in {data['seconds']:.2f} s "
+    text = (f"Loading the poses: {data['source']}: {data['poses']:,} poses in {data['seconds']:.2f} s "
             f"({data['poses_per_s']:,.0f} poses/s)")
+    if data["bvh_import"]:
+        bvh = data["bvh_import"]
+        text += (f"\nBVH import of the largest clip, {bvh['clip']} ({bvh['frames']:,} frames, {bvh['joints']} joints "
+                 f"with End Sites): parse {bvh['parse_s']:.2f} s + forward kinematics and the 28 joints "
+                 f"{bvh['joints_s']:.2f} s = {bvh['parse_s'] + bvh['joints_s']:.2f} s")
+    return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

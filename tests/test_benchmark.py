@@ -10,6 +10,7 @@ import torch
 import benchmark
 import model as mdl
 import skeleton_utils as sk
+from bvh_fixtures import write_cmu_clip
 
 CPU = torch.device("cpu")
 
@@ -95,3 +96,14 @@ def test_video_run_compares_the_pipeline_with_mediapipe_alone(tmp_path):
     figures = [video["ratio"], video["mediapipe_alone"]["fps"], video["pipeline"]["fps"], *video["pipeline"]["stage_ms"].values()]
     assert all(math.isfinite(x) and x > 0 for x in figures)  # measured, not asserted fast or slow
     assert not list(tmp_path.glob("*.mp4"))  # the clip and the outputs lived in temporary folders
+
+
+def test_loading_bvh_clips_also_times_importing_the_largest(tmp_path):
+    write_cmu_clip(tmp_path / "short.bvh", frames=30)
+    write_cmu_clip(tmp_path / "long.bvh", frames=240, seed=1)
+    loading = benchmark.benchmark_data_loading(benchmark.parse_args(["--mocap", str(tmp_path), "--mocap-views", "1"]))
+    bvh = loading["bvh_import"]
+    assert bvh["clip"] == str(tmp_path / "long.bvh") and bvh["frames"] == 240
+    assert loading["poses"] > 0 and bvh["parse_s"] > 0 and bvh["joints_s"] > 0
+    assert "BVH import of the largest clip" in benchmark.data_report(loading)
+    assert benchmark.benchmark_data_loading(benchmark.parse_args(["--synthetic", "10"]))["bvh_import"] is None
