@@ -1,4 +1,4 @@
-"""Score a trained lifter on held-out poses: MPJPE, PA-MPJPE, PCK@150 mm and AUC.
+"""Score a trained lifter on held-out poses: MPJPE, PA-MPJPE, N-MPJPE, PCK@150 mm, AUC and the limb angle.
 
     python eval.py --data mpi_inf_combined.npz --bs 64                # the poses train.py held out
     python eval.py --data mpi_inf_3dhp_test.npz --split all --json test.json   # every pose of a file
@@ -148,18 +148,19 @@ def format_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-SCORE_HEADER = ["poses", "MPJPE", "PA-MPJPE", "PCK@150", "AUC", "limb angle"]
+SCORE_HEADER = ["poses", "MPJPE", "PA-MPJPE", "N-MPJPE", "PCK@150", "AUC", "limb angle"]
 
 
 def score_cells(m: dict) -> list:
-    return [f"{m['num_poses']:,}", m["mpjpe"], m["pa_mpjpe"], m["pck150"], m["auc"], m["limb_angle"]]
+    return [f"{m['num_poses']:,}", m["mpjpe"], m["pa_mpjpe"], m["n_mpjpe"], m["pck150"], m["auc"], m["limb_angle"]]
 
 
 def format_report(results: dict) -> str:
     sets = results["joint_sets"]
     parts = [format_table(["joints"] + SCORE_HEADER, [[JOINT_SET_TITLES[n]] + score_cells(m) for n, m in sets.items()]),
-             "MPJPE and PA-MPJPE in mm, PCK and AUC in %, root-relative at the pelvis; limb angle: mean degrees "
-             "between predicted and true upper-arm, forearm, thigh and shin directions.",
+             "MPJPE, PA-MPJPE and N-MPJPE in mm, PCK and AUC in %, root-relative at the pelvis; N-MPJPE: after "
+             "scaling each prediction to the true body's size; limb angle: mean degrees between predicted and "
+             "true upper-arm, forearm, thigh and shin directions.",
              ""]
     if results["sources"]:
         parts += [f"per source ({JOINT_SET_TITLES[results['group_joint_set']]})",

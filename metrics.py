@@ -5,6 +5,8 @@ arrays; every function returns the kind it was given (torch functions stay diffe
 so train.py uses mpjpe() as its loss). Protocols as in the literature:
 - MPJPE (Protocol 1): mean Euclidean joint error.
 - PA-MPJPE (Protocol 2): the same after a per-pose similarity (Procrustes) alignment.
+- N-MPJPE: the same after scaling each pose only (Rhodin et al. 2018): what is left of MPJPE once
+  the body's size, which a single image cannot tell, is forgiven.
 - Limb angle: degrees between the predicted and true directions of the upper arms, forearms,
   thighs and shins (skeleton_utils.LIMBS). Blind to body size and to where a data source puts
   its joint centres along a limb, it compares fairly across data sets.
@@ -74,6 +76,14 @@ def pa_mpjpe(pred, target):
     return mpjpe(procrustes_align(pred, target), target)
 
 
+def n_mpjpe(pred, target):
+    """MPJPE after scaling each predicted pose by the factor that fits it best to the truth (N-MPJPE,
+    Rhodin et al. 2018): the error left when the body's size, which one image cannot tell, is forgiven."""
+    p, t = _as_tensor(pred), _as_tensor(target)
+    scale = (p * t).sum((-1, -2), keepdim=True) / p.pow(2).sum((-1, -2), keepdim=True).clamp_min(1e-12)
+    return mpjpe(_like(scale * p, pred), target)
+
+
 def pck(errors, threshold: float = PCK_THRESHOLD_MM):
     """Percentage (0-100) of joint errors strictly below `threshold` mm."""
     e = _as_tensor(errors)
@@ -109,7 +119,7 @@ def per_joint_mpjpe(pred, target):
 
 
 def compute_metrics(pred, target, joint_names: Sequence[str] | None = None) -> dict:
-    """MPJPE and PA-MPJPE (mm), PCK@150 and AUC (%), the limb angle error (degrees) and, with joint
+    """MPJPE, PA-MPJPE and N-MPJPE (mm), PCK@150 and AUC (%), the limb angle error (degrees) and, with joint
     names, the per-joint MPJPE. Without joint names the joints are the 28 of skeleton_utils.
 
     The values are Python floats, ready for printing or JSON.
@@ -121,6 +131,7 @@ def compute_metrics(pred, target, joint_names: Sequence[str] | None = None) -> d
         "num_poses": int(errors.reshape(-1, errors.shape[-1]).shape[0]),
         "mpjpe": float(errors.mean()),
         "pa_mpjpe": float(pa_mpjpe(p, t)),
+        "n_mpjpe": float(n_mpjpe(p, t)),
         "pck150": float(pck(errors)),
         "auc": float(auc(errors)),
         "limb_angle": float(limb_angle_error(p, t, joint_names or sk.JOINT_NAMES)),

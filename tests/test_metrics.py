@@ -52,6 +52,17 @@ def test_pa_mpjpe_never_exceeds_mpjpe_of_centred_poses(poses):
     assert 0.0 < metrics.pa_mpjpe(noisy, poses) < metrics.mpjpe(noisy, poses)
 
 
+def test_n_mpjpe_forgives_the_body_size_but_not_a_rotation(poses):
+    centred = poses - poses[:, :1]
+    assert metrics.mpjpe(0.8 * centred, centred) > 50.0
+    assert metrics.n_mpjpe(0.8 * centred, centred) == pytest.approx(0.0, abs=1e-9)
+    turned = centred @ random_rotation(np.random.default_rng(4)).T
+    assert metrics.n_mpjpe(turned, centred) > metrics.pa_mpjpe(turned, centred) + 50.0
+    # One factor per pose: two poses of different sizes are each fitted on their own.
+    sizes = np.array([0.7, 1.3, 1.0, 0.9, 1.1])[:, None, None]
+    assert metrics.n_mpjpe(sizes * centred, centred) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_torch_and_numpy_agree_and_keep_their_kind(poses):
     noisy = poses + np.random.default_rng(3).normal(0, 40, poses.shape)
     as_torch = metrics.pa_mpjpe(torch.tensor(noisy), torch.tensor(poses))
@@ -90,6 +101,7 @@ def test_compute_metrics_returns_every_number(poses):
     assert result["num_poses"] == len(poses)
     assert result["mpjpe"] == pytest.approx(102.0)
     assert result["pa_mpjpe"] == pytest.approx(0.0, abs=1e-6)
+    assert 0.0 < result["n_mpjpe"] < result["mpjpe"]  # a shift in depth: scaling down helps a little
     assert result["pck150"] == pytest.approx(100.0)
     assert result["auc"] == pytest.approx(100.0 * 10 / 31)  # 102 mm passes 105 ... 150
     assert list(result["per_joint_mpjpe"]) == list(sk.JOINT_NAMES)
