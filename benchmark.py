@@ -53,7 +53,7 @@ import export_model
 import mocap
 import skeleton_utils as sk
 import train
-from detector import MEDIAPIPE_MODEL_COMPLEXITY, native_stderr_silenced
+from detector import MEDIAPIPE_MODEL_COMPLEXITY, PoseDetector, native_stderr_silenced
 from model import (
     ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, default_weights, load_lifter, resolve_device,
 )
@@ -421,7 +421,6 @@ class CpuMeter:
 def mediapipe_alone(clip: str) -> dict:
     """Decode every frame and run MediaPipe Pose on it as infer.py does (tracking mode), nothing else."""
     import cv2
-    from detector import PoseDetector
 
     capture = cv2.VideoCapture(clip)
     frames = 0
