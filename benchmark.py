@@ -36,31 +36,35 @@ import argparse
 import copy
 import ctypes
 import gc
-import json
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.utils.flop_counter as flop_counter
 
+import augmentation
+import bvh
 import data_loader as dl
 import export_model
+import infer_video
 import mocap
+import model_input as mi
+import pipeline
 import skeleton_utils as sk
-import train
+import training_step as recipe
+from atomic import write_json
+from checkpoints import CheckpointError, default_weights, load_lifter, resolve_device
 from detector import MEDIAPIPE_MODEL_COMPLEXITY, PoseDetector, native_stderr_silenced
-from model import (
-    ARCHITECTURES, CheckpointError, Lifter, build_model, count_parameters, default_weights, load_lifter, resolve_device,
-)
+from model import ARCHITECTURES, Lifter, build_model, count_parameters
 
 THROUGHPUT_BATCH = 1024
-TRAIN_DEFAULTS = train.build_parser().parse_args([])  # batch size, learning rate, input mode, augmentation
-TRAIN_BATCH = TRAIN_DEFAULTS.bs
+TRAIN_BATCH = recipe.DEFAULT_BATCH_SIZE
 FLOP_COUNT_BATCH = 8
 MEDIAPIPE_IMAGE = "grace_hopper.jpg"  # a sample image that ships with matplotlib
 
@@ -255,14 +259,13 @@ def training_step(lifter: Lifter, batch: int, device: torch.device) -> Callable[
     """One of train.py's steps (augmentation, loss, AdamW) with its defaults, on a fixed random batch."""
     pose2d = export_model.example_joints(lifter, batch)[..., :2].to(device)
     pose3d = 300 * torch.randn(batch, sk.NUM_JOINTS, 3, device=device)
-    augmentation = train.Augmentation(flip=TRAIN_DEFAULTS.flip, noise=TRAIN_DEFAULTS.noise, drop=TRAIN_DEFAULTS.drop,
-                                      crop=TRAIN_DEFAULTS.crop)
-    optimizer = torch.optim.AdamW(lifter.parameters(), lr=TRAIN_DEFAULTS.lr)
+    defaults = augmentation.Augmentation()
+    optimizer = recipe.make_optimizer(lifter.parameters())
 
     def step() -> None:
-        inputs, target = train.augmented_batch(pose2d, pose3d, TRAIN_DEFAULTS.input, augmentation)
+        inputs, target = augmentation.augmented_batch(pose2d, pose3d, mi.DEFAULT_INPUT_MODE, defaults)
         optimizer.zero_grad(set_to_none=True)
-        train.pose_loss(lifter(inputs), target).backward()
+        recipe.pose_loss(lifter(inputs), target).backward()
         optimizer.step()
     return step
 
@@ -438,15 +441,10 @@ def mediapipe_alone(clip: str) -> dict:
 
 def whole_pipeline(clip: str, lifter: Lifter) -> dict:
     """infer.py on the clip: annotated video and JSON lines written, in a temporary folder."""
-    import pathlib
-
-    import infer
-    import pipeline
-
     stats = pipeline.PipelineStats()
     with tempfile.TemporaryDirectory() as folder, CpuMeter() as cpu:
-        infer.process_stream(pathlib.Path(clip), "clip", pathlib.Path(folder), lifter,
-                             infer.StreamOptions(max_frames=None, smooth=None, show=False), stats=stats)
+        infer_video.process_stream(Path(clip), "clip", Path(folder), lifter,
+                                   infer_video.StreamOptions(max_frames=None, smooth=None, show=False), stats=stats)
     return {"frames": stats.frames, "fps": stats.frames / stats.wall_seconds, "process_cores": cpu.process_cores,
             "core_busy": cpu.core_busy,
             "stage_ms": {name: 1e3 * s / stats.frames for name, s in stats.busy_seconds.items()}}
@@ -522,7 +520,7 @@ def device_report(section: dict) -> list[str]:
         f"Device {device}: reference {section['matmul_size']}x{section['matmul_size']} float32 matmul = "
         f"{section['matmul_gflops']:,.1f} GFLOP/s",
         format_table(f"Training on {device} (train.py's step and defaults: batch {TRAIN_BATCH}, augmentation, "
-                     f"MPJPE + {train.BONE_LOSS_WEIGHT} x bone loss, AdamW)",
+                     f"MPJPE + {recipe.BONE_LOSS_WEIGHT} x bone loss, AdamW)",
                      ["model", "samples/s", "GFLOP/s", "of matmul", "peak MiB"], [
             [m["name"], f"{m['training']['samples_per_s']:,.0f}", f"{m['train_gflops']:.2f}",
              _percent(m["train_share_of_peak"]), _mib(m["training"]["peak_mib"])] for m in models]),
@@ -546,13 +544,6 @@ def report(results: dict) -> str:
             [r["name"], r["runtime"], f"{r['latency_b1_ms']:.3f}", f"{r['poses_per_s_b1024']:,.0f}",
              _percent(r["lifting_share_of_frame"])] for r in results["deployment"]]))
     return "\n\n".join(sections)
-
-
-def write_json(results: dict, path: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, path)
 
 
 def benchmark_device(models: list[tuple[str, str, Lifter]], device: torch.device, quick: bool) -> dict:
@@ -600,7 +591,7 @@ def benchmark_data_loading(args: argparse.Namespace) -> dict:
 def bvh_import(path) -> dict:
     """Seconds to parse one BVH file and to turn it into the 28 joints (forward kinematics, rig table, placement)."""
     started = time.perf_counter()
-    clip = mocap.read_bvh(path)
+    clip = bvh.read_bvh(path)
     parsed = time.perf_counter()
     mocap.clip_to_mpiinf(clip)
     return {"clip": str(path), "frames": len(clip.values), "joints": len(clip.skeleton.names),
@@ -655,7 +646,7 @@ def main(argv: list[str] | None = None) -> None:
         results["data_loading"] = benchmark_data_loading(args)
         print("\n" + data_report(results["data_loading"]))
     if args.json:
-        write_json(results, args.json)
+        write_json(args.json, results)
         print(f"\nwrote {args.json}")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import skeleton_utils as sk
+from geometry import axis_rotation, unit
 
 IMAGE_SIZE = 2048  # square images, as the MPI-INF-3DHP studio's 2048 x 2048 videos
 CAMERAS_PER_SUBJECT = 8  # each body is filmed by its own ring of studio cameras, ids 0..7
@@ -33,17 +34,6 @@ class Cameras:
     intrinsics: np.ndarray
 
 
-def _normalize(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def rotation_about_y(degrees: np.ndarray) -> np.ndarray:
-    """(n, 3, 3) rotations about the vertical (y) axis; +90 turns +z (forward) to +x."""
-    rad = np.radians(np.asarray(degrees, dtype=np.float64))
-    c, s, zero, one = np.cos(rad), np.sin(rad), np.zeros_like(rad), np.ones_like(rad)
-    return np.stack([np.stack([c, zero, s], -1), np.stack([zero, one, zero], -1), np.stack([-s, zero, c], -1)], -2)
-
-
 def studio_cameras(num_subjects: int, rng: np.random.Generator, per_subject: int = CAMERAS_PER_SUBJECT) -> Cameras:
     """A ring of cameras per body, 3.7-5.3 m from the studio centre, knee height to above the head.
 
@@ -57,8 +47,8 @@ def studio_cameras(num_subjects: int, rng: np.random.Generator, per_subject: int
     centre = np.stack([radius * np.sin(azimuth), rng.uniform(450, 2400, shape), radius * np.cos(azimuth)], axis=-1)
     aim = np.clip(rng.normal(0, _AIM_SPREAD_MM, (2,) + shape), -2 * _AIM_SPREAD_MM, 2 * _AIM_SPREAD_MM)
     target = np.stack([aim[0], rng.uniform(700, 1300, shape), aim[1]], axis=-1)
-    forward = _normalize(target - centre)
-    right = _normalize(np.cross(forward, _UP))
+    forward = unit(target - centre)
+    right = unit(np.cross(forward, _UP))
     down = np.cross(forward, right)
     roll = np.radians(rng.normal(0, 2, shape))[..., None]
     right, down = np.cos(roll) * right + np.sin(roll) * down, np.cos(roll) * down - np.sin(roll) * right
@@ -82,7 +72,7 @@ def world_to_camera(pose: np.ndarray, yaw: np.ndarray, place: np.ndarray, camera
     them in camera `camera` of body `subject`: (n, J, 3) camera-space mm."""
     rotation = cameras.rotation[subject, camera]
     # camera = R (heading @ pose + place - centre) = (R heading) pose + R (place - centre)
-    turn = rotation @ rotation_about_y(yaw)
+    turn = rotation @ axis_rotation(1, yaw)
     shift = np.einsum("nij,nj->ni", rotation, place - cameras.centre[subject, camera])
     return pose @ np.swapaxes(turn, 1, 2) + shift[:, None]
 
@@ -127,7 +117,7 @@ def exif_focal_px(path: str | os.PathLike, width: int, height: int) -> float | N
 
 
 def photo_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) of an image file as shown, EXIF orientation applied (as infer_common.read_image does), read
+    """(width, height) of an image file as shown, EXIF orientation applied (as infer_outputs.read_image does), read
     from its header alone; None when it is not a readable image."""
     from PIL import Image, UnidentifiedImageError
 

@@ -16,16 +16,17 @@ prediction of the mirrored input.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 import numpy as np
 import torch
 
+import checkpoints as ckpt
 import data_loader as dl
 import metrics
 import model as mdl
+import model_input as mi
+from atomic import write_json
 import skeleton_utils as sk
 
 JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints",
@@ -36,14 +37,14 @@ GROUP_KEYS = ("subject", "sequence")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     dl.add_source_arguments(p, seed_default=None)
-    p.add_argument("--weights", help=mdl.WEIGHTS_HELP)
+    p.add_argument("--weights", help=ckpt.WEIGHTS_HELP)
     p.add_argument("--split", choices=("val", "all"), default="val",
                    help="val: the poses training held out; all: every pose in the file (default: %(default)s)")
     p.add_argument("--val-fraction", type=float,
                    help=f"held-out share (default: the checkpoint's training run, else {dl.DEFAULT_VAL_FRACTION})")
     p.add_argument("--bs", type=int, default=64, help="batch size (default: %(default)s)")
     p.add_argument("--flip", action="store_true", help="test-time flip augmentation")
-    p.add_argument("--input", choices=dl.INPUT_MODES,
+    p.add_argument("--input", choices=mi.INPUT_MODES,
                    help="build the model's input as this mode does instead of as the checkpoint was trained "
                         "(e.g. the default model given COCO-17-shaped input: --input coco17)")
     p.add_argument("--json", metavar="FILE", help="also write every number to this JSON file")
@@ -51,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cuda or cpu (default: cuda when available, else cpu)")
     args = p.parse_args(argv)
     dl.check_source_arguments(p, args)
-    args.weights = args.weights or mdl.default_weights()
+    args.weights = args.weights or ckpt.default_weights()
     if args.bs < 1:
         p.error("--bs must be at least 1")
     if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:
@@ -176,22 +177,15 @@ def format_report(results: dict) -> str:
     return "\n".join(parts)
 
 
-def write_json(path: str, results: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    device = mdl.resolve_device(args.device)
+    device = ckpt.resolve_device(args.device)
     try:
-        lifter, checkpoint = mdl.load_lifter(args.weights, device)
+        lifter, checkpoint = ckpt.load_lifter(args.weights, device)
         dataset = load_poses(args, checkpoint, device)
         input_mode = args.input or checkpoint["input_mode"]
         joints = dl.model_input_from_ground_truth(dataset.pose2d, input_mode)
-    except (dl.DatasetError, mdl.CheckpointError) as err:
+    except (dl.DatasetError, ckpt.CheckpointError) as err:
         raise SystemExit(f"error: {err}") from err
     trained = f", epoch {checkpoint['epoch']}" if "epoch" in checkpoint else ""
     given = f", scored on input {input_mode}" if input_mode != checkpoint["input_mode"] else ""

@@ -35,12 +35,15 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import skeleton_utils as sk
-from model import WEIGHTS_HELP, CheckpointError, Lifter, default_weights, load_lifter
+from atomic import atomic_outputs
+from checkpoints import WEIGHTS_HELP, CheckpointError, default_weights, load_lifter
+from model import Lifter
 
 DEFAULT_OUT = "pose_estimator.ts"
 PARITY_TOLERANCE_MM = 0.01
@@ -221,27 +224,21 @@ def check_destination(path: str) -> None:
         raise ExportError(f"{path}: the folder {folder} does not exist; create it or choose another output path.")
 
 
-def stage(lifter: Lifter, metadata: dict, fmt: str, path: str) -> tuple[str, ExportResult]:
-    """Write `fmt` to a temporary file beside `path` and check its parity; returns (temporary path, result)."""
+def write_checked(lifter: Lifter, metadata: dict, fmt: str, tmp: Path, path: str) -> ExportResult:
+    """Write `fmt` to the temporary file tmp (for path) and check its parity with the eager model."""
     write, load_runner = FORMATS[fmt]
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        try:
-            write(lifter, metadata, tmp)
-        except Exception as err:  # tracer and exporter failures come in many types
-            raise ExportError(f"{fmt} export failed: {type(err).__name__}: {err}") from err
-        errors = parity_errors(lifter, load_runner(tmp))
-        worst = max(errors.values())
-        if not worst <= PARITY_TOLERANCE_MM:  # also catches NaN
-            raise ExportError(
-                f"{fmt} parity check failed: max |exported - eager| = {worst:.4g} mm "
-                f"({format_errors(errors)}), above the {PARITY_TOLERANCE_MM} mm tolerance; nothing was written."
-            )
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return tmp, ExportResult(fmt, path, os.path.getsize(tmp), errors)
+        write(lifter, metadata, str(tmp))
+    except Exception as err:  # tracer and exporter failures come in many types
+        raise ExportError(f"{fmt} export failed: {type(err).__name__}: {err}") from err
+    errors = parity_errors(lifter, load_runner(str(tmp)))
+    worst = max(errors.values())
+    if not worst <= PARITY_TOLERANCE_MM:  # also catches NaN
+        raise ExportError(
+            f"{fmt} parity check failed: max |exported - eager| = {worst:.4g} mm "
+            f"({format_errors(errors)}), above the {PARITY_TOLERANCE_MM} mm tolerance; nothing was written."
+        )
+    return ExportResult(fmt, path, os.path.getsize(tmp), errors)
 
 
 def export(weights: str, outputs: dict[str, str]) -> list[ExportResult]:
@@ -255,17 +252,8 @@ def export(weights: str, outputs: dict[str, str]) -> list[ExportResult]:
         check_destination(path)
     lifter, checkpoint = load_lifter(weights, "cpu")
     metadata = deployment_metadata(checkpoint, weights)
-    staged: list[tuple[str, ExportResult]] = []
-    try:
-        for fmt, path in outputs.items():
-            staged.append(stage(lifter, metadata, fmt, path))
-        for tmp, result in staged:
-            os.replace(tmp, result.path)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    return [result for _, result in staged]
+    with atomic_outputs() as stage:
+        return [write_checked(lifter, metadata, fmt, stage(path), path) for fmt, path in outputs.items()]
 
 
 def format_errors(errors: dict[int, float]) -> str:

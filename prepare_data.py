@@ -24,6 +24,7 @@ import scipy.io
 from tqdm import tqdm
 
 import skeleton_utils as sk
+from atomic import write_npz
 
 SUBJECTS = tuple(range(1, 9))
 SEQUENCES = (1, 2)
@@ -348,18 +349,6 @@ def check_output(out: Path, force: bool) -> None:
         raise DataError(f"{parent}: not a writable folder for --out {out}. Create it or choose another --out.")
 
 
-def write_npz_atomically(arrays: dict[str, np.ndarray], out: Path) -> None:
-    """Write to a temporary file beside `out`, then rename it: `out` is either the old or the complete new file."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _count_table(row_values: np.ndarray, col_values: np.ndarray, row_label: str, col_label: str) -> str:
     """Frame counts per (row, column) value pair as an aligned text table with totals."""
     rows, cols = np.unique(row_values), np.unique(col_values)
@@ -436,7 +425,7 @@ def run(args: argparse.Namespace) -> None:
         prepared = prepare_training(args.root, tuple(sorted(set(args.subjects or SUBJECTS))),
                                     tuple(sorted(set(args.cameras or DEFAULT_CAMERAS))), args.stride or 1,
                                     bool(args.univ), args.allow_missing)
-    write_npz_atomically(prepared.arrays, out)
+    write_npz(out, prepared.arrays)
     print(summary(prepared, out))
 
 

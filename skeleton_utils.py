@@ -164,11 +164,6 @@ def synthesize_joints(observed):
     return _backend(observed).concatenate([xy, vis], axis=-1)
 
 
-def detector_view(pose28):
-    """What a detector would report of (..., 28, C) joints: keep DETECTOR_JOINTS, synthesise the rest."""
-    return synthesize_joints(pose28[..., list(DETECTOR_JOINTS), :])
-
-
 # ---------------------------------------------------------------------------
 # Detectors' keypoint layouts -> the detector joints -> 28 joints
 # ---------------------------------------------------------------------------

@@ -22,289 +22,19 @@ from functools import partial
 
 import numpy as np
 
-from camera import CAMERAS_PER_SUBJECT, IMAGE_SIZE, project, stage_positions, studio_cameras, world_to_camera
-from skeleton_utils import (
-    CLAVICLE_FRACTION, FOOT_FRACTION, HEAD_TOP_EXTENSION, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT, SPINE_FRACTIONS, J,
-)
+import compare_real
+from atomic import write_npz
+from bodies import CLEARANCE, MASS_WEIGHTS, floor_height, sample_bodies
+from camera import CAMERAS_PER_SUBJECT, project, stage_positions, studio_cameras, world_to_camera
+from geometry import swing
+from joint_angles import (ANGLE_LIMITS, MIDLINE_LIMITS, SIDES, clip_to_limits, forward_kinematics,
+                          mirror_angles, shoulder_max_elevation)
+from skeleton_utils import NUM_JOINTS, ROOT, J
 
 POSES_PER_SUBJECT = 300  # default: one generated body per this many poses
 # Poses generated at once: bounds the memory for a million poses. Fixed, because the random
 # streams are per chunk, so the output for a seed must not depend on anything else.
 _CHUNK = 32768
-SIDES = ("left", "right")
-
-# ---------------------------------------------------------------------------
-# Pose parameters and their limits (degrees)
-# ---------------------------------------------------------------------------
-# Whole-body orientation first (not joints): heading, lean of the whole body (lying is +-90)
-# and the pelvis's own tilt, which bending at the hips and sitting use. Signs: pitch and flexion
-# + forward, roll + raises the person's left side, lateral bend + to the left, twist + turns the
-# front to the left.
-_MIDLINE_LIMITS = {
-    "yaw": (-180.0, 180.0),
-    "lean_pitch": (-100.0, 100.0),
-    "lean_roll": (-100.0, 100.0),
-    "pelvis_tilt": (-30.0, 100.0),
-    "pelvis_roll": (-20.0, 20.0),
-    # The trunk's totals, shared out over the five spine bones (pelvis -> ... -> neck).
-    "spine_flex": (-30.0, 90.0),
-    "spine_lat": (-35.0, 35.0),
-    "spine_twist": (-45.0, 45.0),
-    "neck_flex": (-50.0, 60.0),
-    "neck_lat": (-40.0, 40.0),
-    "neck_twist": (-70.0, 70.0),
-    "head_nod": (-15.0, 20.0),
-}
-# One side's joints, named anatomically: the right side uses the mirror image of the same angles.
-_LIMB_LIMITS = {
-    "clav_elev": (-10.0, 35.0),  # shrug
-    "clav_prot": (-20.0, 25.0),  # shoulder forward
-    # Upper arm relative to the thorax: elevation away from hanging, in a vertical plane at
-    # shoulder_plane (0 sideways, 90 forward, -90 backward, 140 across the chest), then axial
-    # rotation (+ internal). The elevation limit depends on the plane: shoulder_max_elevation.
-    "shoulder_elev": (0.0, 175.0),
-    "shoulder_plane": (-100.0, 140.0),
-    "shoulder_rot": (-90.0, 90.0),
-    "elbow_flex": (0.0, 150.0),  # never hyperextended
-    "forearm_pron": (-80.0, 80.0),  # 0 = palm facing the thigh
-    "wrist_flex": (-70.0, 80.0),
-    "wrist_dev": (-20.0, 35.0),  # + ulnar
-    "hip_flex": (-20.0, 125.0),
-    "hip_abd": (-25.0, 45.0),
-    "hip_rot": (-40.0, 40.0),  # + internal
-    "knee_flex": (0.0, 150.0),  # never backwards
-    "tibia_rot": (-15.0, 15.0),  # + internal
-    "ankle_dorsi": (-50.0, 40.0),  # + toes up
-    "foot_abd": (-25.0, 25.0),  # + toes out
-    "toe_ext": (-30.0, 70.0),  # + toes up
-}
-ANGLE_LIMITS: dict[str, tuple[float, float]] = {
-    **_MIDLINE_LIMITS, **{f"{side}_{dof}": lim for side in SIDES for dof, lim in _LIMB_LIMITS.items()}
-}
-# The arm reaches highest to the side and front, much less behind the back or across the chest.
-_SHOULDER_REACH = ((-100.0, 45.0), (-90.0, 60.0), (-60.0, 90.0), (-30.0, 150.0), (0.0, 175.0), (100.0, 175.0),
-                   (140.0, 125.0))
-# Angles whose sign flips in the mirror image (left and right swapped).
-_MIRROR_NEGATED = ("yaw", "lean_roll", "pelvis_roll", "spine_lat", "spine_twist", "neck_lat", "neck_twist")
-# Share of the trunk's flexion, lateral bend and twist taken by each spine bone (by child joint).
-_SPINE_SHARES = {
-    "spine": (0.20, 0.15, 0.05),
-    "spine2": (0.30, 0.25, 0.15),
-    "spine3": (0.25, 0.25, 0.25),
-    "spine4": (0.15, 0.20, 0.30),
-    "neck": (0.10, 0.15, 0.25),
-}
-
-
-def shoulder_max_elevation(plane: np.ndarray) -> np.ndarray:
-    """Highest reachable upper-arm elevation (deg) in the given plane of elevation (deg)."""
-    planes, limits = zip(*_SHOULDER_REACH)
-    return np.interp(plane, planes, limits)
-
-
-def clip_to_limits(angles: dict[str, np.ndarray]) -> None:
-    """Clip every angle, in place, into ANGLE_LIMITS (and the shoulder's reach)."""
-    for name, (lo, hi) in ANGLE_LIMITS.items():
-        np.clip(angles[name], lo, hi, out=angles[name])
-    for side in SIDES:
-        elev = angles[f"{side}_shoulder_elev"]
-        np.minimum(elev, shoulder_max_elevation(angles[f"{side}_shoulder_plane"]), out=elev)
-
-
-# ---------------------------------------------------------------------------
-# Bodies: anthropometric rest skeletons
-# ---------------------------------------------------------------------------
-# Segment proportions of body height (men, women), after Drillis & Contini / Winter.
-_PROPORTIONS = {
-    "thigh": (0.245, 0.245),  # hip to knee joint centre
-    "shank": (0.246, 0.244),  # knee to ankle
-    "ankle_height": (0.039, 0.039),
-    "torso": (0.295, 0.292),  # pelvis (hip centres) up to the base of the neck
-    "head": (0.112, 0.110),  # base of the neck to the head centre
-    "shoulder_half": (0.106, 0.099),  # base of the neck to a shoulder joint
-    "hip_half": (0.068, 0.073),  # pelvis to a hip joint
-    "upper_arm": (0.186, 0.182),
-    "forearm": (0.146, 0.140),
-    "hand": (0.050, 0.048),  # wrist to the knuckles' middle
-    "foot": (0.122, 0.120),  # ankle to the tip of the toes, horizontally
-}
-_HEIGHT_MM = {"male": (1760.0, 70.0), "female": (1630.0, 65.0)}
-_HEIGHT_Z_LIMIT = 2.3  # heights are clipped to this many standard deviations from the mean
-_PROPORTION_SD = 0.03  # individual variation of each segment, relative
-# Rest curvature of the spine: how far back of the pelvis each spine joint is, as a fraction of the
-# torso length (a gentle S: lumbar curve, rounder thoracic back, neck base forward again).
-_SPINE_DEPTH = {"spine": -0.02, "spine2": -0.03, "spine3": -0.045, "spine4": -0.04, "neck": -0.01}
-
-
-@dataclass(frozen=True)
-class Bodies:
-    """Generated bodies: body height (mm), sex, and each joint's rest offset from its parent (S, 28, 3)."""
-
-    height: np.ndarray
-    female: np.ndarray
-    offsets: np.ndarray
-
-
-def sample_bodies(num: int, rng: np.random.Generator) -> Bodies:
-    """num bodies with sex-dependent heights and individually varied segment proportions."""
-    female = rng.random(num) < 0.5
-    mean = np.where(female, _HEIGHT_MM["female"][0], _HEIGHT_MM["male"][0])
-    sd = np.where(female, _HEIGHT_MM["female"][1], _HEIGHT_MM["male"][1])
-    height = mean + sd * np.clip(rng.standard_normal(num), -_HEIGHT_Z_LIMIT, _HEIGHT_Z_LIMIT)
-
-    def segment(name: str) -> np.ndarray:
-        male_ratio, female_ratio = _PROPORTIONS[name]
-        variation = 1 + _PROPORTION_SD * np.clip(rng.standard_normal(num), -2.5, 2.5)
-        return height * np.where(female, female_ratio, male_ratio) * variation
-
-    seg = {name: segment(name) for name in _PROPORTIONS}
-    posture = rng.uniform(0.5, 1.6, num)  # how round the back is
-    head_forward = np.radians(rng.uniform(4, 12, num))
-    knock = np.radians(np.where(female, rng.uniform(5, 9, num), rng.uniform(3, 7, num)))  # thighs converge
-    toe_out = np.radians(rng.uniform(0, 8, num))
-
-    off = np.zeros((num, NUM_JOINTS, 3))
-    previous = np.zeros((num, 3))
-    for name in ("spine", "spine2", "spine3", "spine4", "neck"):
-        up = SPINE_FRACTIONS.get(name, 1.0) * seg["torso"]
-        point = np.stack([np.zeros(num), up, _SPINE_DEPTH[name] * posture * seg["torso"]], axis=1)
-        off[:, J[name]] = point - previous
-        previous = point
-    off[:, J["head"]] = seg["head"][:, None] * np.stack([0 * head_forward, np.cos(head_forward),
-                                                           np.sin(head_forward)], axis=1)
-    off[:, J["head_top"]] = HEAD_TOP_EXTENSION * off[:, J["head"]]
-
-    h = height
-    # The clavicle joint (sternoclavicular) sits a little below and in front of the neck base,
-    # CLAVICLE_FRACTION of the way out to the shoulder; the shoulder joint slightly behind the neck.
-    clavicle = np.stack([CLAVICLE_FRACTION * seg["shoulder_half"], -0.010 * h, 0.010 * h], axis=1)
-    shoulder = np.stack([seg["shoulder_half"], 0 * h, -0.006 * h], axis=1)
-    # Ankle to toe tip: forward and down to the floor; the ball of the foot FOOT_FRACTION along,
-    # a little lower (the arch); toe-out is part of the rest pose.
-    toe = np.stack([seg["foot"] * np.sin(toe_out), -(seg["ankle_height"] - 0.008 * h), seg["foot"] * np.cos(toe_out)],
-                   axis=1)
-    ball = FOOT_FRACTION * toe + np.stack([0 * h, -0.004 * h, 0 * h], axis=1)
-    left = {
-        "clavicle": clavicle,
-        "shoulder": shoulder - clavicle,
-        "elbow": _down(seg["upper_arm"]),
-        "wrist": _down(seg["forearm"]),
-        "hand": _down(seg["hand"]),
-        "hip": np.stack([seg["hip_half"], 0 * h, 0 * h], axis=1),
-        "knee": seg["thigh"][:, None] * np.stack([-np.sin(knock), -np.cos(knock), 0 * h], axis=1),
-        "ankle": _down(seg["shank"]),
-        "foot": ball,
-        "toe": toe - ball,
-    }
-    for part, offset in left.items():
-        off[:, J[f"left_{part}"]] = offset
-        off[:, J[f"right_{part}"]] = offset * np.array([-1.0, 1.0, 1.0])
-    return Bodies(height=height, female=female, offsets=off)
-
-
-def _down(length: np.ndarray) -> np.ndarray:
-    return np.stack([0 * length, -length, 0 * length], axis=1)
-
-
-# ---------------------------------------------------------------------------
-# Rotations and forward kinematics
-# ---------------------------------------------------------------------------
-def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
-    """(n, 3, 3) rotations by the given angles about coordinate axis 0 (x), 1 (y) or 2 (z)."""
-    return _turn(np.broadcast_to(np.eye(3), np.shape(degrees) + (3, 3)), axis, degrees)
-
-
-def _turn(frame: np.ndarray, axis: int, degrees: np.ndarray) -> np.ndarray:
-    """frame @ (rotation about coordinate `axis` by `degrees`), for (n, 3, 3) frames: mixes two columns."""
-    rad = np.radians(degrees)[:, None]
-    c, s = np.cos(rad), np.sin(rad)
-    i, j = ((1, 2), (2, 0), (0, 1))[axis]
-    out = frame.copy()
-    out[:, :, i] = frame[:, :, i] * c + frame[:, :, j] * s
-    out[:, :, j] = frame[:, :, j] * c - frame[:, :, i] * s
-    return out
-
-
-_X, _Y, _Z = 0, 1, 2  # rotation axes
-
-
-def _limb_bones(a: dict[str, np.ndarray], side: str) -> dict[str, tuple[str, list]]:
-    """One side's bones: child joint -> (joint whose frame it turns from, elementary turns (axis, deg)).
-
-    Angles are anatomical; the right side is the mirror image (x -> -x), which keeps turns about
-    x and reverses turns about y and z.
-    """
-    g = {dof: a[f"{side}_{dof}"] for dof in _LIMB_LIMITS}
-    m = 1.0 if side == "left" else -1.0
-    # The arm hangs along -y; it is twisted about itself, then swung up by shoulder_elev about the
-    # horizontal axis (-sin plane, 0, cos plane), i.e. Ry(-plane) Rz(elev) Ry(plane) Ry(-rot).
-    # Its angles are relative to the thorax, so a shrug does not swing the arm.
-    arm = [(_Y, -m * g["shoulder_plane"]), (_Z, m * g["shoulder_elev"]),
-           (_Y, m * (g["shoulder_plane"] - g["shoulder_rot"]))]
-    bones = {
-        "shoulder": ("clavicle", [(_Y, -m * g["clav_prot"]), (_Z, m * g["clav_elev"])]),
-        "elbow": ("clavicle", arm),
-        "wrist": ("elbow", [(_X, -g["elbow_flex"]), (_Y, -m * g["forearm_pron"])]),
-        "hand": ("wrist", [(_Z, -m * g["wrist_flex"]), (_X, g["wrist_dev"])]),
-        "knee": ("hip", [(_X, -g["hip_flex"]), (_Z, m * g["hip_abd"]), (_Y, -m * g["hip_rot"])]),
-        "ankle": ("knee", [(_X, g["knee_flex"]), (_Y, -m * g["tibia_rot"])]),
-        "foot": ("ankle", [(_X, -g["ankle_dorsi"]), (_Y, m * g["foot_abd"])]),
-        "toe": ("foot", [(_X, -g["toe_ext"])]),
-    }
-    return {f"{side}_{bone}": (f"{side}_{base}", turns) for bone, (base, turns) in bones.items()}
-
-
-def bone_turns(a: dict[str, np.ndarray]) -> dict[int, tuple[int, list]]:
-    """Each bone's rotation, keyed by child joint: (joint whose frame it turns from, elementary turns).
-
-    That joint is the parent except for the upper arm (the thorax); a bone not listed moves
-    rigidly with its parent.
-    """
-    bones = {
-        "pelvis": ("pelvis", [(_X, a["lean_pitch"]), (_Z, a["lean_roll"]), (_X, a["pelvis_tilt"]), (_Z, a["pelvis_roll"])]),
-        "head": ("neck", [(_X, a["neck_flex"]), (_Z, -a["neck_lat"]), (_Y, a["neck_twist"])]),
-        "head_top": ("head", [(_X, a["head_nod"])]),
-    }
-    for name, (flex, lat, twist) in _SPINE_SHARES.items():
-        parent = JOINT_NAMES[PARENTS[J[name]]]
-        bones[name] = (parent, [(_X, flex * a["spine_flex"]), (_Z, -lat * a["spine_lat"]), (_Y, twist * a["spine_twist"])])
-    for side in SIDES:
-        bones.update(_limb_bones(a, side))
-    return {J[child]: (J[base], turns) for child, (base, turns) in bones.items()}
-
-
-def _topological_order() -> tuple[int, ...]:
-    order, placed = [], set()
-    while len(order) < NUM_JOINTS:
-        for j, p in enumerate(PARENTS):
-            if j not in placed and (p < 0 or p in placed):
-                order.append(j)
-                placed.add(j)
-    return tuple(order)
-
-
-_FK_ORDER = _topological_order()
-
-
-def forward_kinematics(offsets: np.ndarray, angles: dict[str, np.ndarray]) -> np.ndarray:
-    """(n, 28, 3) joint positions, pelvis at the origin, upright frame (y up), for rest offsets (n, 28, 3).
-
-    The pelvis's frame is the body's orientation (lean, then pelvis tilt; no heading); every other
-    bone's frame is a frame nearer the root turned by that bone's joint angles.
-    """
-    turns = bone_turns(angles)
-    n = len(offsets)
-    frames = {}
-    pos = np.zeros(offsets.shape)
-    for j in _FK_ORDER:
-        base, steps = turns.get(j, (PARENTS[j], []))
-        frame = np.broadcast_to(np.eye(3), (n, 3, 3)) if j == ROOT else frames[base]
-        for axis, degrees in steps:
-            frame = _turn(frame, axis, degrees)
-        frames[j] = frame
-        if j != ROOT:
-            pos[:, j] = pos[:, PARENTS[j]] + np.einsum("nij,nj->ni", frame, offsets[:, j])
-    return pos
 
 
 # ---------------------------------------------------------------------------
@@ -744,7 +474,7 @@ def _random_pose(a: dict, rows: np.ndarray, rng: np.random.Generator) -> tuple[n
         return lo + (hi - lo) * rng.random((2, len(rows))).mean(0)
 
     for name, (lo, hi) in ANGLE_LIMITS.items():
-        if name not in _MIDLINE_LIMITS or name.startswith(("spine", "neck", "head")):
+        if name not in MIDLINE_LIMITS or name.startswith(("spine", "neck", "head")):
             a[name][rows] = draw(lo, hi)
     a["pelvis_tilt"][rows] = draw(-20, 60)
     a["pelvis_roll"][rows] = draw(-15, 15)
@@ -776,15 +506,6 @@ ACTIVITY_WEIGHTS = {
 ACTIVITIES = tuple(ACTIVITY_WEIGHTS)
 
 
-def _mirror_rows(a: dict, rows: np.ndarray) -> None:
-    """Mirror the poses in rows: swap left and right and negate the sideways angles."""
-    for dof in _LIMB_LIMITS:
-        left, right = a[f"left_{dof}"], a[f"right_{dof}"]
-        left[rows], right[rows] = right[rows], left[rows].copy()
-    for name in _MIRROR_NEGATED:
-        a[name][rows] *= -1
-
-
 def _scapular_rhythm(a: dict) -> None:
     """The shoulder girdle follows the arm: it rises as the arm goes overhead, comes forward as it reaches."""
     for side in SIDES:
@@ -806,7 +527,7 @@ def sample_angles(activity: np.ndarray, rng: np.random.Generator
         rows = np.flatnonzero(activity == k)
         if len(rows):
             balance[rows], two_feet[rows] = _SAMPLERS[name](a, rows, rng)
-    _mirror_rows(a, np.flatnonzero(rng.random(n) < 0.5))
+    mirror_angles(a, np.flatnonzero(rng.random(n) < 0.5))
     _scapular_rhythm(a)
     clip_to_limits(a)
     return a, balance, two_feet
@@ -815,35 +536,6 @@ def sample_angles(activity: np.ndarray, rng: np.random.Generator
 # ---------------------------------------------------------------------------
 # Standing on the floor and keeping balance
 # ---------------------------------------------------------------------------
-# Segment masses (fraction of body mass, Dempster/Winter) placed at the middle of their joints.
-_TRUNK_MASSES = (
-    (("head",), 0.081), (("pelvis", "spine"), 0.142), (("spine", "spine2", "spine3"), 0.139),
-    (("spine3", "spine4", "neck"), 0.216),
-)
-_LIMB_MASSES = (
-    (("shoulder", "elbow"), 0.028), (("elbow", "wrist"), 0.016), (("hand",), 0.006), (("hip", "knee"), 0.100),
-    (("knee", "ankle"), 0.0465), (("ankle", "toe"), 0.0145),
-)
-
-
-def _mass_weights() -> np.ndarray:
-    w = np.zeros(NUM_JOINTS)
-    segments = list(_TRUNK_MASSES) + [(tuple(f"{side}_{j}" for j in joints), mass)
-                                      for side in SIDES for joints, mass in _LIMB_MASSES]
-    for joints, mass in segments:
-        w[[J[j] for j in joints]] += mass / len(joints)
-    return w / w.sum()
-
-
-_MASS_WEIGHTS = _mass_weights()
-# How far each joint centre lies inside the body surface (mm): the floor is where the first one touches.
-_CLEARANCE_MM = {
-    "head_top": 10, "head": 95, "neck": 60, "pelvis": 90, "spine": 90, "spine2": 90, "spine3": 90, "spine4": 80,
-    **{f"{s}_{j}": mm for s in SIDES for j, mm in (("clavicle", 60), ("shoulder", 55), ("elbow", 40),
-                                                  ("wrist", 25), ("hand", 20), ("hip", 85), ("knee", 50),
-                                                  ("ankle", 50), ("foot", 20), ("toe", 12))},
-}
-_CLEARANCE = np.array([_CLEARANCE_MM[name] for name in JOINT_NAMES])
 _MAX_BALANCE_LEAN = 25.0  # deg, forward and back
 _MAX_BALANCE_ROLL = 8.0  # deg, sideways
 # The weight of a foot flat on the floor falls about a third of the way from the ankle to the toes;
@@ -852,15 +544,10 @@ _FLAT_FOOT_SUPPORT = 0.35
 _FLAT_FOOT_PITCH = 15.0
 
 
-def floor_height(pose: np.ndarray) -> np.ndarray:
-    """(n,) height of the floor under upright poses (n, 28, 3): where the lowest body surface touches."""
-    return (pose[..., 1] - _CLEARANCE).min(-1)
-
-
 def _foot_contact_heights(pose: np.ndarray) -> np.ndarray:
     """(n, 2) height of the lowest point of each foot's sole (left, right), in the pose's own frame."""
-    return np.stack([np.minimum(pose[:, J[f"{side}_foot"], 1] - _CLEARANCE[J[f"{side}_foot"]],
-                                pose[:, J[f"{side}_toe"], 1] - _CLEARANCE[J[f"{side}_toe"]]) for side in SIDES], axis=1)
+    return np.stack([np.minimum(pose[:, J[f"{side}_foot"], 1] - CLEARANCE[J[f"{side}_foot"]],
+                                pose[:, J[f"{side}_toe"], 1] - CLEARANCE[J[f"{side}_toe"]]) for side in SIDES], axis=1)
 
 
 def _level_feet(a: dict, pose: np.ndarray, rows: np.ndarray) -> None:
@@ -903,7 +590,7 @@ def _balance(a: dict, pose: np.ndarray, rows: np.ndarray, two_feet: np.ndarray) 
     by p moves the centre of mass sideways by about 0.8 * (hip height) * sin(p).
     """
     p = pose[rows]
-    com = np.einsum("j,njk->nk", _MASS_WEIGHTS, p)
+    com = np.einsum("j,njk->nk", MASS_WEIGHTS, p)
     support = _support_point(p, two_feet[rows])
     reach = 0.8 * np.maximum(p[:, ROOT, 1] - support[:, 1], 100.0)
     pitch = -np.degrees(np.arcsin(np.clip((com[:, 2] - support[:, 2]) / reach, -1, 1)))
@@ -1006,98 +693,6 @@ def generate_poses(n: int, seed: int = 0, num_subjects: int | None = None) -> di
     """
     return generate_with_details(n, seed, num_subjects, keep_angles=False)[0]
 
-
-# ---------------------------------------------------------------------------
-# Comparing with real motion: joint angles measured on 28-joint poses
-# ---------------------------------------------------------------------------
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.degrees(np.arccos(np.clip(np.sum(_unit(a) * _unit(b), axis=-1), -1.0, 1.0)))
-
-
-def measured_angles(pose: np.ndarray, up: np.ndarray) -> dict[str, np.ndarray]:
-    """Anatomical angles (deg) measured on (N, 28, 3) joints in any frame whose upward direction is
-    `up` ((N, 3) or (3,)), both sides pooled.
-
-    Pelvis frame: x = right hip -> left hip, y = pelvis -> spine2 made orthogonal to x, z = x cross y
-    (forward). Flexions are 0 when straight; hip flexion and abduction are the thigh's angles in
-    the pelvis's sagittal and frontal planes; trunk lean is the pelvis -> neck line's forward tilt
-    from the vertical (rigs disagree on where their spine joints sit, the vertical does not); spine twist the shoulder line's turn from the hip line about the trunk;
-    shoulder elevation the upper arm's angle from the trunk's downward line (0 hanging, 180 overhead);
-    head pitch the neck -> head line's forward tilt from the trunk line.
-    """
-    p = lambda name: pose[:, J[name]]
-    x = _unit(p("left_hip") - p("right_hip"))
-    spine = p("spine2") - p("pelvis")
-    y = _unit(spine - np.sum(spine * x, -1, keepdims=True) * x)
-    z = np.cross(x, y)
-    trunk = p("neck") - p("pelvis")
-    angles = {name: [] for name in ("knee flexion", "hip flexion", "hip abduction", "elbow flexion",
-                                    "shoulder elevation")}
-    for side, outward in (("left", 1.0), ("right", -1.0)):
-        thigh = p(f"{side}_knee") - p(f"{side}_hip")
-        angles["knee flexion"].append(180.0 - _angle(p(f"{side}_hip") - p(f"{side}_knee"), p(f"{side}_ankle") - p(f"{side}_knee")))
-        angles["hip flexion"].append(np.degrees(np.arctan2(np.sum(thigh * z, -1), -np.sum(thigh * y, -1))))
-        angles["hip abduction"].append(np.degrees(np.arcsin(np.clip(outward * np.sum(_unit(thigh) * x, -1), -1, 1))))
-        angles["elbow flexion"].append(180.0 - _angle(p(f"{side}_shoulder") - p(f"{side}_elbow"), p(f"{side}_wrist") - p(f"{side}_elbow")))
-        angles["shoulder elevation"].append(_angle(p(f"{side}_elbow") - p(f"{side}_shoulder"), -trunk))
-    out = {name: np.concatenate(values) for name, values in angles.items()}
-    up = _unit(np.broadcast_to(up, trunk.shape).astype(np.float64))
-    ahead = _unit(z - np.sum(z * up, -1, keepdims=True) * up)  # the pelvis's forward, made horizontal
-    out["trunk lean"] = np.degrees(np.arctan2(np.sum(trunk * ahead, -1), np.sum(trunk * up, -1)))
-    axis = _unit(trunk)
-    flat = lambda v: v - np.sum(v * axis, -1, keepdims=True) * axis
-    shoulders, hips = flat(p("left_shoulder") - p("right_shoulder")), flat(p("left_hip") - p("right_hip"))
-    out["spine twist"] = np.degrees(np.arctan2(np.sum(np.cross(hips, shoulders) * axis, -1), np.sum(hips * shoulders, -1)))
-    head = p("head") - p("neck")
-    out["head pitch"] = np.degrees(np.arctan2(np.sum(head * z, -1), np.sum(head * _unit(trunk), -1)))
-    return out
-
-
-COMPARE_BINS = 36
-
-
-def uncovered_share(real: np.ndarray, synthetic: np.ndarray, bins: np.ndarray) -> float:
-    """Share of real poses in histogram bins where synthetic poses are at least 5x rarer: how much
-    of what real people do the generator (almost) never shows."""
-    r = np.histogram(real, bins)[0] / len(real)
-    s = np.histogram(synthetic, bins)[0] / len(synthetic)
-    return float(r[s < 0.2 * r].sum())
-
-
-def compare_with_real(real: np.ndarray, synthetic_poses: np.ndarray, synthetic_up: np.ndarray,
-                      path: str | None = None) -> dict[str, float]:
-    """Per angle, the share of real (y-up world) poses the generator does not cover; with `path`, a
-    figure of the real and synthetic angle distributions side by side."""
-    real_angles = measured_angles(real, np.array([0.0, 1.0, 0.0]))
-    synth_angles = measured_angles(synthetic_poses, synthetic_up)
-    bins, report = {}, {}
-    for name in real_angles:
-        both = np.concatenate([real_angles[name], synth_angles[name]])
-        bins[name] = np.linspace(np.percentile(both, 0.1), np.percentile(both, 99.9), COMPARE_BINS + 1)
-        report[name] = uncovered_share(real_angles[name], synth_angles[name], bins[name])
-    if path:
-        from matplotlib.figure import Figure
-
-        from visualize import save_figure
-
-        fig = Figure(figsize=(16, 8))
-        for k, name in enumerate(real_angles):
-            ax = fig.add_subplot(2, 4, k + 1)
-            ax.hist(synth_angles[name], bins[name], density=True, alpha=0.5, label="synthetic.py")
-            ax.hist(real_angles[name], bins[name], density=True, alpha=0.5, label="real motion capture")
-            ax.set_title(f"{name}: {100 * report[name]:.0f}% of real uncovered")
-            ax.set_xlabel("degrees")
-        fig.axes[0].legend()
-        fig.tight_layout()
-        save_figure(fig, path)
-    return report
-
-
-# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 def activity_mix(activity: np.ndarray) -> str:
@@ -1105,67 +700,34 @@ def activity_mix(activity: np.ndarray) -> str:
     return ", ".join(f"{name} {100 * c / len(activity):.1f}%" for name, c in zip(ACTIVITIES, counts))
 
 
-def save_npz(arrays: dict[str, np.ndarray], path: str) -> None:
-    """Write arrays to path via a temporary file in the same folder and a rename: never half a file."""
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _level(pose: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Rotate a camera-space pose about its pelvis so that the world's up is the camera's -y."""
-    target = np.array([0.0, -1.0, 0.0])
-    axis = np.cross(up, target)
-    sin, cos = np.linalg.norm(axis), float(np.dot(up, target))
-    k = np.zeros((3, 3)) if sin < 1e-9 else np.cross(np.eye(3), axis / sin)
-    rotation = np.eye(3) + sin * k + (1 - cos) * (k @ k)
+    rotation = swing(up / np.linalg.norm(up), np.array([[0.0, -1.0, 0.0]]))[0]
     root = pose[ROOT]
     return (pose - root) @ rotation.T + root
 
 
 def save_preview(arrays: dict[str, np.ndarray], up: np.ndarray, path: str, seed: int = 0) -> None:
     """A 5 x 5 grid of random poses drawn in 3D (visualize.plot_3d), levelled so the floor is horizontal."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from visualize import VIEW_AZIMUTH, VIEW_ELEVATION, plot_3d, save_figure
+    from visualize import save_pose_grid  # matplotlib and OpenCV: only the preview needs them
 
     picks = np.random.default_rng(seed).choice(len(arrays["pose3d"]), min(25, len(arrays["pose3d"])), replace=False)
-    fig = plt.figure(figsize=(20, 20))
-    for k, i in enumerate(picks):
-        ax = fig.add_subplot(5, 5, k + 1, projection="3d")
-        ax.view_init(elev=VIEW_ELEVATION, azim=VIEW_AZIMUTH)
-        title = f"{ACTIVITIES[arrays['activity'][i]]} (body {arrays['subject'][i]})"
-        plot_3d(_level(arrays["pose3d"][i].astype(np.float64), up[i]), ax=ax, mode="upright", title=title)
-        ax.get_legend().remove()
-    fig.suptitle("25 random synthetic poses, levelled to the floor (blue: the person's left, red: right)",
-                 fontsize=16, y=0.93)
-    save_figure(fig, path)
+    save_pose_grid([_level(arrays["pose3d"][i].astype(np.float64), up[i]) for i in picks],
+                   [f"{ACTIVITIES[arrays['activity'][i]]} (body {arrays['subject'][i]})" for i in picks],
+                   "25 random synthetic poses, levelled to the floor (blue: the person's left, red: right)", path)
 
 
 def compare_command(args: argparse.Namespace) -> None:
-    import mocap
-
     if os.path.exists(args.out) and not args.force:
         raise SystemExit(f"{args.out} already exists; pass --force to overwrite it or choose another --out.")
     try:
-        real = np.concatenate([mocap.load_clip_joints(path)[0] for path in mocap.find_clips(args.compare_real)])
-    except mocap.BvhError as err:
+        real = compare_real.load_real_joints(args.compare_real)
+    except ValueError as err:  # bvh.BvhError and mocap's errors name the clip
         raise SystemExit(f"error: {err}") from err
     poses, details = generate_with_details(args.n, args.seed, keep_angles=False)
-    report = compare_with_real(real, poses["pose3d"].astype(np.float64), details["up"].astype(np.float64), args.out)
-    print(f"{len(real)} real frames vs {args.n} synthetic poses: share of real poses in angle ranges the "
-          f"generator (almost) never shows (bins where it is 5x rarer)")
-    for name, share in sorted(report.items(), key=lambda item: -item[1]):
-        print(f"  {name:20s} {100 * share:5.1f}%")
-    print(f"figure: {args.out}")
+    report = compare_real.compare_with_real(real, poses["pose3d"].astype(np.float64),
+                                            details["up"].astype(np.float64), args.out)
+    compare_real.print_report(report, len(real), args.n, args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1195,7 +757,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         raise SystemExit(f"error: {err}") from err
     generated = time.perf_counter() - start
-    save_npz(arrays, args.out)
+    write_npz(args.out, arrays)
     bodies = len(np.unique(arrays["subject"]))
     print(f"{args.n} poses of {bodies} {'body' if bodies == 1 else 'bodies'} (seed {args.seed}) -> {args.out}")
     print(f"activities: {activity_mix(arrays['activity'])}")

@@ -37,25 +37,25 @@ from matplotlib.ticker import MaxNLocator
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+import augmentation
+import checkpoints as ckpt
 import data_loader as dl
 import metrics
 import model as mdl
-import skeleton_utils as sk
+import model_input as mi
+import training_step
+from atomic import atomic_path
 
-BEST_WEIGHTS = mdl.TRAINED_WEIGHTS
+BEST_WEIGHTS = ckpt.TRAINED_WEIGHTS
 LAST_CHECKPOINT = "last_checkpoint.pth"
 LOG_FILE = "train_log.csv"
 CURVES_FILE = "training_curves.png"
 LOG_COLUMNS = ("epoch", "train_loss", "val_mpjpe", "val_pa_mpjpe", "lr", "seconds", "samples_per_s")
 
-BONE_LOSS_WEIGHT = 0.01
 LR_DECAY_FACTOR = 0.5
 LR_DECAY_PATIENCE = 5
 # Relative improvement that counts as "better", for the LR schedule and early stopping alike.
 IMPROVEMENT_THRESHOLD = 1e-4
-# A detector's guess for a joint it cannot see is rough: its position error, as a fraction of the
-# pose's 2D size, is larger than the ordinary keypoint noise.
-DROPPED_JOINT_SIGMA = 0.1
 EVAL_BATCH_SIZE = 1024
 
 # Which model.py constructor argument each shape flag sets, per architecture.
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_source_arguments(data)
     data.add_argument("--val-fraction", type=float, default=dl.DEFAULT_VAL_FRACTION,
                       help="share of the poses held out for validation (default: %(default)s)")
-    data.add_argument("--input", choices=dl.INPUT_MODES, default="mediapipe",
+    data.add_argument("--input", choices=mi.INPUT_MODES, default=mi.DEFAULT_INPUT_MODE,
                       help="mediapipe: the joints a detector sees, the rest synthesised as at inference; coco17: "
                            "the same with hands and toes always unseen (COCO-17, OpenPose keypoints); "
                            "full: all 28 ground-truth 2D joints (default: %(default)s)")
@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         net.add_argument(f"--{flag}", type=kind, help=f"{meaning} (default: {defaults})")
 
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--bs", type=int, default=128, help="batch size per process (default: %(default)s)")
+    opt.add_argument("--bs", type=int, default=training_step.DEFAULT_BATCH_SIZE, help="batch size per process (default: %(default)s)")
     opt.add_argument("--epochs", type=int, default=150, help="most epochs to train (default: %(default)s)")
-    opt.add_argument("--lr", type=float, default=0.002, help="AdamW learning rate (default: %(default)s)")
+    opt.add_argument("--lr", type=float, default=training_step.DEFAULT_LR, help="AdamW learning rate (default: %(default)s)")
     opt.add_argument("--patience", type=int, default=10,
                      help="stop after this many epochs without a better validation MPJPE (default: %(default)s)")
     opt.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and augmentation")
@@ -108,11 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cuda or cpu (default: cuda when available, else cpu)")
 
     aug = p.add_argument_group("augmentation")
-    aug.add_argument("--noise", type=float, default=0.05,
+    aug.add_argument("--noise", type=float, default=augmentation.Augmentation.noise,
                      help="largest 2D noise sigma, as a fraction of the pose's 2D size; 0 turns it off (default: %(default)s)")
-    aug.add_argument("--drop", type=float, default=0.15,
+    aug.add_argument("--drop", type=float, default=augmentation.Augmentation.drop,
                      help="largest share of observed joints marked unseen per pose; 0 turns it off (default: %(default)s)")
-    aug.add_argument("--crop", type=float, default=0.2,
+    aug.add_argument("--crop", type=float, default=augmentation.Augmentation.crop,
                      help="share of poses whose joints below a random image row are unseen, as in a half-body "
                           "photo; 0 turns it off (default: %(default)s)")
     aug.add_argument("--no-flip", dest="flip", action="store_false", help="no random left/right mirroring")
@@ -168,7 +168,7 @@ class Runtime:
 
 def setup_runtime(device_name: str) -> Runtime:
     """Join the torchrun process group when launched by torchrun (nccl on CUDA, gloo on the CPU)."""
-    device = mdl.resolve_device(device_name)
+    device = ckpt.resolve_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Runtime(device)
@@ -220,8 +220,8 @@ def read_resume_checkpoint(out: str) -> dict:
         raise SystemExit(f"error: --resume: {path} does not exist, so there is no run to continue; "
                          f"start one without --resume.")
     try:
-        checkpoint = mdl.read_checkpoint(path)
-    except mdl.CheckpointError as err:
+        checkpoint = ckpt.read_checkpoint(path)
+    except ckpt.CheckpointError as err:
         raise SystemExit(f"error: --resume: {err}") from err
     if "optimizer" not in checkpoint or "train_args" not in checkpoint:
         raise SystemExit(f"error: --resume: {path} holds weights only, no training state; "
@@ -267,92 +267,12 @@ def model_config(args: argparse.Namespace) -> dict:
 
 def norm_stats_of(train_set: dl.MPIINF3DHPDataset, input_mode: str) -> np.ndarray:
     """Normalisation statistics of the un-augmented training inputs."""
-    return dl.compute_norm_stats(dl.model_input_from_ground_truth(train_set.pose2d, input_mode))
-
-
-# ---------------------------------------------------------------------------
-# Augmentation, on the device, for a whole batch at once
-# ---------------------------------------------------------------------------
-@dataclass
-class Augmentation:
-    flip: bool = True
-    noise: float = 0.05  # largest 2D noise sigma, as a fraction of the pose's 2D size
-    drop: float = 0.15  # largest per-pose share of observed joints marked unseen
-    crop: float = 0.2  # share of poses seen as in a photo cut off below a random image row
-
-
-def flip_half(pose2d: torch.Tensor, pose3d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror a random half of the poses, 2D and 3D together, swapping left and right joints."""
-    mirrored = (torch.rand(len(pose2d), 1, 1, device=pose2d.device) < 0.5)
-    return torch.where(mirrored, sk.flip_pose(pose2d), pose2d), torch.where(mirrored, sk.flip_pose(pose3d), pose3d)
-
-
-def pose_size(pose2d: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 1) RMS distance of the joints from the root, in pixels: the scale that normalisation removes."""
-    centred = pose2d - pose2d[:, sk.ROOT: sk.ROOT + 1]
-    return centred.pow(2).sum(-1).mean(-1).sqrt()[:, None, None]
-
-
-def add_detector_noise(observed: torch.Tensor, size: torch.Tensor, max_sigma: float) -> torch.Tensor:
-    """Gaussian noise on the 2D positions, sigma drawn per pose in [0, max_sigma] x pose size."""
-    sigma = max_sigma * size * torch.rand_like(size)
-    xy = observed[..., :2] + sigma * torch.randn_like(observed[..., :2])
-    return torch.cat([xy, observed[..., 2:]], dim=-1)
-
-
-def hide_joints(observed: torch.Tensor, hidden: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-    """Mark the (B, K) `hidden` joints unseen and move them by a detector's rough guess."""
-    hidden = hidden[..., None]
-    guess = observed[..., :2] + DROPPED_JOINT_SIGMA * size * torch.randn_like(observed[..., :2])
-    xy = torch.where(hidden, guess, observed[..., :2])
-    return torch.cat([xy, observed[..., 2:] * ~hidden], dim=-1)
-
-
-def drop_joints(observed: torch.Tensor, size: torch.Tensor, max_rate: float) -> torch.Tensor:
-    """Mark a random share (drawn per pose in [0, max_rate]) of the joints unseen and move them further."""
-    rate = max_rate * torch.rand(len(observed), 1, device=observed.device)
-    return hide_joints(observed, torch.rand(observed.shape[:2], device=observed.device) < rate, size)
-
-
-def crop_frame(observed: torch.Tensor, size: torch.Tensor, rate: float) -> torch.Tensor:
-    """For a share `rate` of poses, hide every joint below a random image row.
-
-    Photos are often portraits or half-body shots: the detector then sees the upper body and
-    only guesses the rest, many joints at once, which independent drop-out almost never shows.
-    The row lies between 25% and 95% of the way down from the pose's highest to its lowest joint.
-    """
-    v = observed[..., 1]
-    top, bottom = v.min(dim=1, keepdim=True).values, v.max(dim=1, keepdim=True).values
-    row = top + (bottom - top) * (0.25 + 0.7 * torch.rand_like(top))
-    cropped = torch.rand_like(top) < rate
-    return hide_joints(observed, (v > row) & cropped, size)
-
-
-def augmented_batch(pose2d: torch.Tensor, pose3d: torch.Tensor, input_mode: str,
-                    aug: Augmentation) -> tuple[torch.Tensor, torch.Tensor]:
-    """(model input in pixels (B, 28, 3), 3D target (B, 28, 3)) for a batch of ground-truth poses."""
-    if aug.flip:
-        pose2d, pose3d = flip_half(pose2d, pose3d)
-    observed = dl.observed_joints(pose2d, input_mode)
-    size = pose_size(pose2d)
-    if aug.noise > 0:
-        observed = add_detector_noise(observed, size, aug.noise)
-    if aug.drop > 0:
-        observed = drop_joints(observed, size, aug.drop)
-    if aug.crop > 0:
-        observed = crop_frame(observed, size, aug.crop)
-    return dl.complete_joints(observed, input_mode), pose3d
+    return mi.compute_norm_stats(dl.model_input_from_ground_truth(train_set.pose2d, input_mode))
 
 
 # ---------------------------------------------------------------------------
 # Loss, schedule and early stopping
 # ---------------------------------------------------------------------------
-def pose_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MPJPE plus BONE_LOSS_WEIGHT x the mean absolute bone-length error, both in mm."""
-    bone_error = (sk.bone_lengths(pred) - sk.bone_lengths(target)).abs().mean()
-    return metrics.mpjpe(pred, target) + BONE_LOSS_WEIGHT * bone_error
-
-
 def make_scheduler(optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
     """Halve the learning rate after LR_DECAY_PATIENCE epochs without a better validation MPJPE."""
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -423,7 +343,7 @@ def shard_of_epoch(num_poses: int, seed: int, epoch: int, runtime: Runtime) -> t
 def train_one_epoch(s: Session, train_set: dl.MPIINF3DHPDataset, epoch: int) -> tuple[float, int]:
     """(mean training loss, poses seen by all processes)."""
     args = s.args
-    aug = Augmentation(flip=args.flip, noise=args.noise, drop=args.drop, crop=args.crop)
+    aug = augmentation.Augmentation(flip=args.flip, noise=args.noise, drop=args.drop, crop=args.crop)
     shard = shard_of_epoch(len(train_set), args.seed, epoch, s.runtime)
     # Whole batches only (every process must run the same number of steps), at least one.
     num_batches = max(1, len(shard) // args.bs)
@@ -432,10 +352,10 @@ def train_one_epoch(s: Session, train_set: dl.MPIINF3DHPDataset, epoch: int) -> 
     show = s.runtime.is_main and sys.stderr.isatty()
     for b in tqdm(range(num_batches), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not show):
         index = shard[b * args.bs: (b + 1) * args.bs]
-        inputs, target = augmented_batch(train_set.pose2d[index], train_set.pose3d[index], args.input, aug)
+        inputs, target = augmentation.augmented_batch(train_set.pose2d[index], train_set.pose3d[index], args.input, aug)
         with torch.autocast(s.runtime.device.type, dtype=s.amp_dtype, enabled=s.amp_dtype is not None):
             pred = s.trainee(inputs)
-        loss = pose_loss(pred.float(), target)
+        loss = training_step.pose_loss(pred.float(), target)
         s.optimizer.zero_grad(set_to_none=True)
         s.scaler.scale(loss).backward()
         s.scaler.step(s.optimizer)
@@ -464,17 +384,15 @@ def validate(lifter: mdl.Lifter, val: dl.MPIINF3DHPDataset, input_mode: str, run
 # What an epoch leaves behind
 # ---------------------------------------------------------------------------
 def save_weights(path: str, s: Session, extra: dict) -> None:
-    mdl.save_checkpoint(path, s.net, s.args.arch, s.config, s.args.input, s.norm_stats, extra)
+    ckpt.save_checkpoint(path, s.net, s.args.arch, s.config, s.args.input, s.norm_stats, extra)
 
 
 def write_log(path: str, history: list[dict]) -> None:
     """train_log.csv, rewritten from the run's history so it always matches the last checkpoint."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
         writer.writeheader()
         writer.writerows({k: f"{v:.6g}" for k, v in row.items()} for row in history)
-    os.replace(tmp, path)
 
 
 def plot_curves(path: str, history: list[dict]) -> None:
@@ -494,9 +412,8 @@ def plot_curves(path: str, history: list[dict]) -> None:
     for ax in (errors, rate):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def epoch_line(row: dict, epochs: int, improved: bool) -> str:
@@ -520,7 +437,7 @@ def arguments_and_resumed_run(argv: list[str]) -> tuple[argparse.Namespace, dict
 def start_session(args: argparse.Namespace, runtime: Runtime, train_set: dl.MPIINF3DHPDataset,
                   resumed: dict | None, command: str) -> Session:
     """Model, optimiser, schedule and early stopping: new, or as the resumed run left them."""
-    initial = mdl.read_checkpoint(args.init) if args.init and not resumed else None
+    initial = ckpt.read_checkpoint(args.init) if args.init and not resumed else None
     if initial:
         args.arch = initial["arch"]
     config = dict(initial["config"]) if initial else model_config(args)
@@ -537,7 +454,7 @@ def start_session(args: argparse.Namespace, runtime: Runtime, train_set: dl.MPII
     if runtime.distributed:
         trainee = DistributedDataParallel(lifter, device_ids=[runtime.device] if runtime.device.type == "cuda" else None)
     amp_dtype = mixed_precision(args, runtime)
-    optimizer = torch.optim.AdamW(lifter.parameters(), lr=args.lr)
+    optimizer = training_step.make_optimizer(lifter.parameters(), args.lr)
     session = Session(args, runtime, command, config, norm_stats, net, lifter, trainee, optimizer,
                       make_scheduler(optimizer), torch.amp.GradScaler(runtime.device.type, enabled=amp_dtype == torch.float16),
                       amp_dtype, EarlyStopping(args.patience), history=[])
@@ -647,12 +564,12 @@ def main(argv: list[str] | None = None) -> int:
         announce(session, train_set, val_set)
         if runtime.is_main:
             os.makedirs(args.out, exist_ok=True)
-            dl.save_norm_stats(session.norm_stats, os.path.join(args.out, dl.NORM_STATS_FILE))
+            mi.save_norm_stats(session.norm_stats, os.path.join(args.out, mi.NORM_STATS_FILE))
         if session.initial_val_mpjpe is None:
             session.initial_val_mpjpe = validate(session.lifter, val_set, args.input, runtime)["mpjpe"]
             runtime.print(f"untrained model: val MPJPE {session.initial_val_mpjpe:.2f} mm")
         return fit(session, train_set, val_set)
-    except (dl.DatasetError, mdl.CheckpointError) as err:
+    except (dl.DatasetError, ckpt.CheckpointError) as err:
         raise SystemExit(f"error: {err}") from err
     finally:
         if runtime.distributed:

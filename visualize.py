@@ -27,6 +27,7 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
+from atomic import atomic_path
 from skeleton_utils import (
     COCO17_EDGES, COCO17_NAMES, JOINT_NAMES, MPIINF_EDGES, TEST17_EDGES, TEST17_NAMES, VISIBILITY_THRESHOLD,
 )
@@ -470,19 +471,40 @@ def figure_people_3d(poses3d: list[np.ndarray], titles: list[str], title: str | 
 # ---------------------------------------------------------------------------
 # Saving and showing
 # ---------------------------------------------------------------------------
+def save_pose_grid(poses: list[np.ndarray], titles: list[str], title: str, path: str | os.PathLike) -> Path:
+    """Up to 25 upright (28, 3) poses in a 5 x 5 grid of 3D panels, written to path."""
+    fig = plt.figure(figsize=(20, 20))
+    for k, (pose, name) in enumerate(zip(poses, titles)):
+        ax = fig.add_subplot(5, 5, k + 1, projection="3d")
+        ax.view_init(elev=VIEW_ELEVATION, azim=VIEW_AZIMUTH)
+        plot_3d(pose, ax=ax, mode="upright", title=name)
+        ax.get_legend().remove()
+    fig.suptitle(title, fontsize=16, y=0.93)
+    return save_figure(fig, path)
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Write fig to path (format from the suffix) via a temp file and rename, then close fig."""
+    """Write fig to path (format from the suffix) atomically, then close fig."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory, so the rename is atomic; same suffix, so matplotlib picks the right format.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
     return path
+
+
+def encode_image(path: str | os.PathLike, image: np.ndarray, name: str | os.PathLike | None = None) -> None:
+    """cv2.imwrite (format from the suffix), with an OSError naming the file (name, else path) when it fails."""
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"{name or path}: OpenCV could not write the image")
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """An image file written atomically."""
+    with atomic_path(path) as tmp:
+        encode_image(tmp, image, path)
 
 
 def display_available() -> bool:

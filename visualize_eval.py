@@ -27,8 +27,7 @@ import visualize
 from data_loader import (DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, add_source_arguments,
                          check_source_arguments, model_input_from_ground_truth)
 from eval import load_poses
-from infer_common import load_weights
-from model import WEIGHTS_HELP, default_weights
+from checkpoints import WEIGHTS_HELP, CheckpointError, default_weights, load_lifter
 from model import Lifter
 
 TRUTH_COLOR = "#404040"
@@ -119,12 +118,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    lifter, checkpoint = load_weights(args.weights, torch.device("cpu"))
     try:
+        lifter, checkpoint = load_lifter(args.weights, "cpu")
         dataset = load_poses(args, checkpoint, torch.device("cpu"))
         n = min(args.n, len(dataset))
         samples = predict_samples(lifter, checkpoint["input_mode"], dataset, n)
-    except DatasetError as err:
+    except (DatasetError, CheckpointError) as err:
         raise SystemExit(f"error: {err}") from err
     if n < args.n:
         print(f"note: the validation split has only {n} poses; plotting those", file=sys.stderr)

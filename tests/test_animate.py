@@ -11,6 +11,9 @@ import torch
 import infer
 import mocap
 from test_infer import GRACE_HOPPER, blank_image, clip, weights, write_video  # noqa: F401 (fixtures)
+import infer_video
+import bvh
+import animation
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +38,7 @@ def test_a_photo_is_placed_in_camera_space_and_written_as_bvh(weights, tmp_path)
     x, y, z = record["pelvis_camera_mm"]
     assert 300 < z < 3000  # a head-and-shoulders portrait: close
     assert record["reprojection_error_px"] < 15
-    clip_ = mocap.read_bvh(tmp_path / "a" / "grace_hopper.bvh")
+    clip_ = bvh.read_bvh(tmp_path / "a" / "grace_hopper.bvh")
     assert len(clip_.values) == 1 and mocap.detect_rig(clip_.skeleton).name == "infer_bvh"
     # Twice the focal length: the same picture of the same body about twice as far away (not exactly:
     # at half a metre the body's own depth changes the perspective).
@@ -50,16 +53,16 @@ def test_a_video_walks_across_the_bvh_and_gaps_keep_the_last_pose(weights, clip,
     records = [json.loads(line) for line in (tmp_path / "clip_joints.jsonl").read_text().splitlines()]
     seen = [r for r in records if r["person"]]
     assert all(r["focal_px"] == seen[0]["focal_px"] for r in seen)
-    bvh = mocap.read_bvh(tmp_path / "clip.bvh")
-    assert len(bvh.values) == 10 and bvh.frame_time == pytest.approx(0.1)
-    assert np.array_equal(bvh.values[4], bvh.values[3]) and np.array_equal(bvh.values[5], bvh.values[3])
+    clip_bvh = bvh.read_bvh(tmp_path / "clip.bvh")
+    assert len(clip_bvh.values) == 10 and clip_bvh.frame_time == pytest.approx(0.1)
+    assert np.array_equal(clip_bvh.values[4], clip_bvh.values[3]) and np.array_equal(clip_bvh.values[5], clip_bvh.values[3])
     # The photo slides 6 px a frame to the right: so do the pelvis and the BVH's root (x: the camera's right).
     assert seen[-1]["pelvis_camera_mm"][0] > seen[0]["pelvis_camera_mm"][0]
-    assert bvh.values[-1, 0] > bvh.values[0, 0]
+    assert clip_bvh.values[-1, 0] > clip_bvh.values[0, 0]
     # Read back, the file gives the records' joints (normalised) to within a millimetre.
-    filled = np.stack([infer.camera_joints(records[3 if i in (4, 5) else i]) for i in range(10)])
-    _, normalised = mocap.lifted_to_clip(mocap.camera_to_world(filled), 10.0)
-    assert np.abs(mocap.clip_to_mpiinf(bvh) * mocap.UNIT_TO_MM["cm"] - normalised).max() < 1.0
+    filled = np.stack([infer_video.camera_joints(records[3 if i in (4, 5) else i]) for i in range(10)])
+    _, normalised = animation.lifted_to_clip(animation.camera_to_world(filled), 10.0)
+    assert np.abs(mocap.clip_to_mpiinf(clip_bvh) * mocap.UNIT_TO_MM["cm"] - normalised).max() < 1.0
 
 
 def test_a_video_without_anyone_writes_no_bvh_and_says_so(weights, tmp_path, capsys):

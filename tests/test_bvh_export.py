@@ -7,6 +7,9 @@ import pytest
 import mocap
 import skeleton_utils as sk
 from synthetic import generate_poses
+import geometry
+import bvh
+import animation
 
 FPS = 25.0
 
@@ -27,24 +30,24 @@ def synthetic_motion(frames: int = 48) -> tuple[np.ndarray, np.ndarray]:
     return joints, pelvis
 
 
-def _write_and_read(joints: np.ndarray, path) -> tuple[mocap.Clip, np.ndarray]:
+def _write_and_read(joints: np.ndarray, path) -> tuple[bvh.Clip, np.ndarray]:
     """Write camera-space joints as BVH and read the file back: the clip and the normalised joints (mm)."""
-    world = mocap.camera_to_world(joints)
-    clip, normalised = mocap.lifted_to_clip(world, FPS)
-    path.write_text(mocap.format_bvh(clip))
-    return mocap.read_bvh(path), normalised
+    world = animation.camera_to_world(joints)
+    clip, normalised = animation.lifted_to_clip(world, FPS)
+    path.write_text(bvh.format_bvh(clip))
+    return bvh.read_bvh(path), normalised
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """The synthetic motion written as BVH: (its path, the normalised world joints in mm it holds, the track)."""
     joints, pelvis = synthetic_motion()
-    track = mocap.MotionTrack()
+    track = animation.MotionTrack()
     for f, (j, p) in enumerate(zip(joints, pelvis)):
         track.add(j + p, f / FPS)
     path = tmp_path_factory.mktemp("bvh") / "motion.bvh"
     path.write_text(track.bvh_text())
-    _, normalised = mocap.lifted_to_clip(mocap.camera_to_world(joints + pelvis[:, None]), FPS)
+    _, normalised = animation.lifted_to_clip(animation.camera_to_world(joints + pelvis[:, None]), FPS)
     return path, normalised, (joints, pelvis)
 
 
@@ -63,22 +66,22 @@ def test_normalisation_keeps_bone_lengths_constant_and_is_idempotent(written):
     path, normalised, (joints, pelvis) = written
     lengths = sk.bone_lengths(normalised)
     assert np.ptp(lengths, axis=0).max() < 1e-6
-    again, _ = mocap.normalise_for_bvh(normalised)
+    again, _ = animation.normalise_for_bvh(normalised)
     assert np.abs(again - normalised).max() < 1e-6
     # A clean pose: normalisation moves the clavicles to the rule's place (3 cm here), the rest by millimetres.
-    lifted = mocap.camera_to_world(joints + pelvis[:, None])
+    lifted = animation.camera_to_world(joints + pelvis[:, None])
     shift = np.linalg.norm(normalised - lifted, axis=-1)
     clavicles = [sk.J["left_clavicle"], sk.J["right_clavicle"]]
     assert np.delete(shift, clavicles, axis=1).max() < 10.0 and shift.max() < 40.0
 
 
 def test_the_skeleton_has_standard_names_and_a_t_pose_in_centimetres(written):
-    clip = mocap.read_bvh(written[0])
+    clip = bvh.read_bvh(written[0])
     names = set(clip.skeleton.names)
     for name in ("Hips", "Spine", "Spine1", "Neck", "Head", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase",
                  "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightUpLeg"):
         assert name in names
-    rest = mocap.rest_positions(clip.skeleton)
+    rest = bvh.rest_positions(clip.skeleton)
     at = {n: rest[i] for i, n in enumerate(clip.skeleton.names)}
     assert at["LeftHand"][0] > at["LeftArm"][0] > 10 > -10 > at["RightArm"][0] > at["RightHand"][0]  # arms out
     assert abs(at["LeftHand"][1] - at["LeftArm"][1]) < 1e-6  # level
@@ -88,7 +91,7 @@ def test_the_skeleton_has_standard_names_and_a_t_pose_in_centimetres(written):
 
 def test_the_root_walks_across_and_the_angles_never_jump(written):
     path, normalised, (_, pelvis) = written
-    clip = mocap.read_bvh(path)
+    clip = bvh.read_bvh(path)
     root_x = clip.values[:, 0]
     assert np.all(np.diff(root_x) > 0) and root_x[-1] - root_x[0] == pytest.approx(240.0, abs=1.0)  # cm
     # The body turns 15 degrees a frame: no channel of any joint may jump by more than that allows.
@@ -100,7 +103,7 @@ def test_the_root_walks_across_and_the_angles_never_jump(written):
 
 def test_equivalent_euler_triples_are_unwrapped_to_the_nearest():
     angles = np.array([[170.0, 10.0, -170.0], [-175.0, 12.0, 175.0], [5.0, 170.0, -5.0]])[:, None]
-    out = mocap.unwrap_euler(angles)[:, 0]
+    out = geometry.unwrap_euler(angles)[:, 0]
     assert out[1].tolist() == [185.0, 12.0, -185.0]
     # (5, 170, -5) is the same rotation as (185, 10, 175): the nearer of the two, by whole turns.
     assert out[2].tolist() == [185.0, 10.0, -185.0]
@@ -108,16 +111,16 @@ def test_equivalent_euler_triples_are_unwrapped_to_the_nearest():
 
 def test_frames_without_a_person_keep_the_last_pose_and_an_empty_track_writes_nothing(tmp_path):
     joints, pelvis = synthetic_motion(6)
-    track = mocap.MotionTrack()
+    track = animation.MotionTrack()
     for f in range(6):
         track.add(None if f in (0, 3) else joints[f] + pelvis[f], f / FPS)
     assert track.gaps == 2 and len(track) == 6
     (tmp_path / "gaps.bvh").write_text(track.bvh_text())
-    clip = mocap.read_bvh(tmp_path / "gaps.bvh")
+    clip = bvh.read_bvh(tmp_path / "gaps.bvh")
     assert len(clip.values) == 6 and clip.frame_time == pytest.approx(1 / FPS)
     assert np.array_equal(clip.values[0], clip.values[1])  # before the first person: the first pose
     assert np.array_equal(clip.values[3], clip.values[2]) and not np.array_equal(clip.values[4], clip.values[3])
-    empty = mocap.MotionTrack()
+    empty = animation.MotionTrack()
     empty.add(None)
     assert empty.bvh_text() is None
 
@@ -130,8 +133,8 @@ def test_blender_imports_the_file_with_every_bone_where_the_joints_are(written):
     bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, frame_start=1, rotate_mode="NATIVE",
                             axis_forward="-Z", axis_up="Y")
     armature = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
-    clip = mocap.read_bvh(path)
-    joint = {name: sk.J[j] for name, j, _ in mocap.WRITER_JOINTS}
+    clip = bvh.read_bvh(path)
+    joint = {name: sk.J[j] for name, j, _ in animation.WRITER_JOINTS}
     bones = [b.name for b in armature.pose.bones]
     assert len(bones) == sum(1 for ch in clip.skeleton.channels if ch)  # one bone per joint with channels
     worst = 0.0

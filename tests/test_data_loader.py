@@ -4,6 +4,7 @@ import torch
 
 import data_loader as dl
 import skeleton_utils as sk
+import model_input as mi
 
 
 def _arrays(n=40, joints=28, subjects=4, seed=0):
@@ -89,17 +90,17 @@ def test_split_falls_back_to_sequences_then_random():
 
 def test_normalisation_ignores_translation_and_scale():
     pose = torch.tensor(_arrays()["pose2d"][:5])
-    a = dl.center_and_scale(pose)
-    b = dl.center_and_scale(pose * 0.37 + torch.tensor([123.0, -45.0]))
+    a = mi.center_and_scale(pose)
+    b = mi.center_and_scale(pose * 0.37 + torch.tensor([123.0, -45.0]))
     assert torch.allclose(a, b, atol=1e-5)
     assert torch.all(a[:, sk.ROOT] == 0)
 
 
 def test_norm_stats_standardise_and_keep_the_root_finite():
     inputs = dl.model_input_from_ground_truth(torch.tensor(_arrays()["pose2d"]), "mediapipe")
-    stats = dl.compute_norm_stats(inputs)
+    stats = mi.compute_norm_stats(inputs)
     assert stats.shape == (2, 28, 2) and np.isfinite(stats).all() and (stats[1] > 0).all()
-    normed = dl.normalize_input(inputs, torch.tensor(stats[0]), torch.tensor(stats[1]))
+    normed = mi.normalize_input(inputs, torch.tensor(stats[0]), torch.tensor(stats[1]))
     assert torch.allclose(normed[..., :2].mean(0), torch.zeros(28, 2), atol=1e-4)
     assert torch.equal(normed[..., 2], inputs[..., 2])
 

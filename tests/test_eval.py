@@ -14,6 +14,7 @@ import model as mdl
 import skeleton_utils as sk
 import synthetic
 import train
+import checkpoints as ckpt
 
 REPO = Path(__file__).resolve().parent.parent
 VAL_FRACTION = 0.4
@@ -40,7 +41,7 @@ def weights(tmp_path_factory, pose_file) -> Path:
 def untrained_checkpoint(path: Path, input_mode: str = "mediapipe", extra: dict | None = None) -> Path:
     net = mdl.build_model("gcn_transformer", dim=16, depth=1)
     stats = np.stack([np.zeros((sk.NUM_JOINTS, 2)), np.ones((sk.NUM_JOINTS, 2))])
-    mdl.save_checkpoint(str(path), net, "gcn_transformer", {"dim": 16, "depth": 1}, input_mode, stats, extra)
+    ckpt.save_checkpoint(str(path), net, "gcn_transformer", {"dim": 16, "depth": 1}, input_mode, stats, extra)
     return path
 
 
@@ -57,7 +58,7 @@ def test_scores_the_held_out_poses_and_writes_every_number(pose_file, weights, t
 
     # The same poses and numbers as running the checkpoint by hand on training's held-out split.
     val = dl.MPIINF3DHPDataset(str(pose_file), "val", VAL_FRACTION)
-    lifter, _ = mdl.load_lifter(str(weights))
+    lifter, _ = ckpt.load_lifter(str(weights))
     with torch.no_grad():
         pred = lifter(dl.model_input_from_ground_truth(val.pose2d, "mediapipe"))
     all28, test17 = results["joint_sets"]["all28"], results["joint_sets"]["test17"]
@@ -87,7 +88,7 @@ def test_split_all_counts_every_pose(pose_file, weights, tmp_path):
 
 
 def test_flip_averaging_is_mirror_symmetric(pose_file, weights):
-    lifter, _ = mdl.load_lifter(str(weights))
+    lifter, _ = ckpt.load_lifter(str(weights))
     joints = dl.model_input_from_ground_truth(torch.as_tensor(np.load(pose_file)["pose2d"][:50]), "mediapipe")
     plain = evaluation.predict(lifter, joints, 16, flip=False)
     averaged = evaluation.predict(lifter, joints, 16, flip=True)

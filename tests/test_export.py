@@ -16,6 +16,8 @@ import metrics
 import model as mdl
 import skeleton_utils as sk
 import synthetic
+import model_input as mi
+import checkpoints as ckpt
 
 TINY = {"gcn_transformer": {"dim": 16, "depth": 2, "heads": 2}, "mlp": {"width": 64, "blocks": 1}}
 FRESH_PROCESS_BATCHES = (1, 7, 64)
@@ -27,7 +29,7 @@ def small_trained_checkpoint(path, arch: str) -> str:
     pose2d, pose3d = torch.as_tensor(poses["pose2d"]), torch.as_tensor(poses["pose3d"])
     target = pose3d - pose3d[:, sk.ROOT: sk.ROOT + 1]
     inputs = dl.model_input_from_ground_truth(pose2d, "mediapipe")
-    stats = dl.compute_norm_stats(inputs)
+    stats = mi.compute_norm_stats(inputs)
     torch.manual_seed(0)
     net = mdl.build_model(arch, **TINY[arch])
     lifter = mdl.Lifter(net, stats).train()
@@ -36,7 +38,7 @@ def small_trained_checkpoint(path, arch: str) -> str:
         optimizer.zero_grad()
         metrics.mpjpe(lifter(inputs), target).backward()
         optimizer.step()
-    mdl.save_checkpoint(str(path), net, arch, TINY[arch], "mediapipe", stats, extra={"epoch": 5})
+    ckpt.save_checkpoint(str(path), net, arch, TINY[arch], "mediapipe", stats, extra={"epoch": 5})
     return str(path)
 
 
@@ -115,7 +117,7 @@ FRESH_PROCESS_CHECK = textwrap.dedent("""
 def test_exported_files_match_eager_in_a_process_without_the_project(exported, checkpoints, tmp_path):
     cases = []
     for arch, (ts, onnx_path, _) in exported.items():
-        lifter, _ = mdl.load_lifter(checkpoints[arch])
+        lifter, _ = ckpt.load_lifter(checkpoints[arch])
         arrays = {}
         for b in FRESH_PROCESS_BATCHES:
             joints = export_model.example_joints(lifter, b, seed=100 + b)
@@ -189,7 +191,7 @@ class BakedBatch(torch.nn.Module):
 
 
 def test_parity_check_catches_a_batch_size_baked_into_the_trace(checkpoints, tmp_path):
-    lifter, _ = mdl.load_lifter(checkpoints["gcn_transformer"])
+    lifter, _ = ckpt.load_lifter(checkpoints["gcn_transformer"])
     with pytest.warns(torch.jit.TracerWarning):
         traced = torch.jit.trace(BakedBatch(lifter), export_model.example_joints(lifter, export_model.TRACE_BATCH))
     traced.save(str(tmp_path / "baked.ts"))
@@ -212,10 +214,10 @@ def test_exported_torchscript_is_inference_only(exported):
 
 @pytest.mark.parametrize("weights", ["bundled", "tiny"])
 def test_the_traced_lifter_infer_uses_per_frame_matches_eager(weights, checkpoints):
-    path = mdl.BUNDLED_WEIGHTS if weights == "bundled" else checkpoints["gcn_transformer"]
+    path = ckpt.BUNDLED_WEIGHTS if weights == "bundled" else checkpoints["gcn_transformer"]
     if not os.path.isfile(path):
         pytest.skip("no bundled weights in this checkout")
-    lifter, _ = mdl.load_lifter(path)
+    lifter, _ = ckpt.load_lifter(path)
     traced = export_model.trace_lifter(lifter)
     for batch in (1, 1, 1, 3):  # TorchScript optimises after its first calls: compare those too
         joints = export_model.example_joints(lifter, batch, seed=batch)

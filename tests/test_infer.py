@@ -15,9 +15,11 @@ import torch
 from matplotlib import cbook
 
 import infer
-import model
 import skeleton_utils as sk
 import visualize
+import infer_video
+import infer_lifting
+import checkpoints as ckpt
 
 REPO = Path(__file__).resolve().parents[1]
 GRACE_HOPPER = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -28,8 +30,8 @@ LONGEST_PLAUSIBLE_BONE_MM = 650.0
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory) -> Path:
     """The bundled weights when present, else a small model trained for a few seconds on synthetic poses."""
-    if Path(model.BUNDLED_WEIGHTS).is_file():
-        return Path(model.BUNDLED_WEIGHTS)
+    if Path(ckpt.BUNDLED_WEIGHTS).is_file():
+        return Path(ckpt.BUNDLED_WEIGHTS)
     out = tmp_path_factory.mktemp("trained")
     # One thread: on a busy machine with few cores, several would mostly wait for each other (5x slower).
     subprocess.run([sys.executable, str(REPO / "train.py"), "--synthetic", "12000", "--epochs", "6", "--bs", "256",
@@ -141,16 +143,16 @@ def test_corrupt_weights_fail_clearly_before_anything_is_written(tmp_path):
 def test_missing_weights_name_the_fix(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="weights file not found"):
         infer.main([str(GRACE_HOPPER), "--weights", str(tmp_path / "none.pth"), "--out", str(tmp_path / "out")])
-    monkeypatch.setattr(model, "BUNDLED_WEIGHTS", str(tmp_path / "best_model_weights.pth"))
+    monkeypatch.setattr(ckpt, "BUNDLED_WEIGHTS", str(tmp_path / "best_model_weights.pth"))
     with pytest.raises(SystemExit, match="bundled weights are missing; restore them"):
-        infer.load_weights(model.BUNDLED_WEIGHTS, torch.device("cpu"))
+        infer_lifting.load_for_inference(ckpt.BUNDLED_WEIGHTS, torch.device("cpu"))
     assert not (tmp_path / "out").exists()
 
 
 def test_a_model_trained_on_full_ground_truth_2d_is_used_with_a_warning(capsys):
-    infer.warn_if_not_for_detectors(Path("full.pth"), {"input_mode": "full"})
+    infer_lifting.warn_if_not_for_detectors(Path("full.pth"), {"input_mode": "full"})
     assert "full.pth was trained with --input full" in capsys.readouterr().err
-    infer.warn_if_not_for_detectors(Path("mp.pth"), {"input_mode": "mediapipe"})
+    infer_lifting.warn_if_not_for_detectors(Path("mp.pth"), {"input_mode": "mediapipe"})
     assert capsys.readouterr().err == ""
 
 
@@ -246,7 +248,7 @@ def test_max_frames_stops_the_video_early(weights, clip, tmp_path, keep_torch_th
 def _interrupt_at_frame(stage: str, n: int):
     """A StreamSteps detection stage (detect: a camera's, collect: a file's) that presses Ctrl-C on the n-th
     frame (0-based)."""
-    detect, frames = getattr(infer.StreamSteps, stage), []
+    detect, frames = getattr(infer_video.StreamSteps, stage), []
 
     def detect_until_interrupted(self, timed_frame):
         frames.append(timed_frame)
@@ -273,25 +275,25 @@ class EndlessCamera:
 
 
 def test_camera_stops_at_max_frames_or_ctrl_c_and_keeps_its_outputs(weights, clip, tmp_path, monkeypatch):
-    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    lifter, _ = infer_lifting.load_for_inference(weights, torch.device("cpu"))
     # No frame count, wall-clock timestamps, frames while the run lasts.
-    monkeypatch.setattr(infer, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
-    infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(max_frames=4, smooth=None, show=False))
+    monkeypatch.setattr(infer_video, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
+    infer_video.process_stream(0, "camera0", tmp_path, lifter, infer_video.StreamOptions(max_frames=4, smooth=None, show=False))
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 4
-    monkeypatch.setattr(infer.StreamSteps, "detect", _interrupt_at_frame("detect", 2))
-    written = infer.process_stream(0, "camera0", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    monkeypatch.setattr(infer_video.StreamSteps, "detect", _interrupt_at_frame("detect", 2))
+    written = infer_video.process_stream(0, "camera0", tmp_path, lifter, infer_video.StreamOptions(None, None, False))
     assert written == [tmp_path / "camera0_annotated.mp4", tmp_path / "camera0_joints.jsonl"]
     assert len((tmp_path / "camera0_joints.jsonl").read_text().splitlines()) == 2
     assert cv2.VideoCapture(str(written[0])).get(cv2.CAP_PROP_FRAME_COUNT) == 2
 
 
 def test_ctrl_c_during_a_video_file_leaves_earlier_outputs_untouched(weights, clip, tmp_path, monkeypatch):
-    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    lifter, _ = infer_lifting.load_for_inference(weights, torch.device("cpu"))
     previous = tmp_path / "clip_joints.jsonl"
     previous.write_text("an earlier run\n")
-    monkeypatch.setattr(infer.StreamSteps, "collect", _interrupt_at_frame("collect", 3))
+    monkeypatch.setattr(infer_video.StreamSteps, "collect", _interrupt_at_frame("collect", 3))
     with pytest.raises(KeyboardInterrupt):
-        infer.process_stream(clip, "clip", tmp_path, lifter, infer.StreamOptions(None, None, False))
+        infer_video.process_stream(clip, "clip", tmp_path, lifter, infer_video.StreamOptions(None, None, False))
     assert previous.read_text() == "an earlier run\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_joints.jsonl"]
 
@@ -318,8 +320,8 @@ def numbered_clip(tmp_path_factory) -> Path:
 
 
 def test_the_pipeline_keeps_every_frame_of_a_file_in_order(weights, numbered_clip, tmp_path):
-    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
-    infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+    lifter, _ = infer_lifting.load_for_inference(weights, torch.device("cpu"))
+    infer_video.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer_video.StreamOptions(None, None, False))
     annotated = read_frames(tmp_path / "numbered_annotated.mp4")
     assert [frame_number(frame) for frame in annotated] == list(range(40))
     records = [json.loads(line) for line in (tmp_path / "numbered_joints.jsonl").read_text().splitlines()]
@@ -342,25 +344,25 @@ def _fail_on_call(function, n: int, error: BaseException):
 @pytest.mark.parametrize("stage", ["read_frames", "collect", "lift", "draw", "write"])
 def test_a_failing_stage_ends_the_video_with_its_error_and_no_output(weights, numbered_clip, tmp_path, monkeypatch,
                                                                      stage):
-    lifter, _ = infer.load_weights(weights, torch.device("cpu"))
+    lifter, _ = infer_lifting.load_for_inference(weights, torch.device("cpu"))
     previous = tmp_path / "numbered_joints.jsonl"
     previous.write_text("an earlier run\n")
     error = OSError(f"{stage} broke")
     if stage == "read_frames":
-        read = infer.read_frames
-        monkeypatch.setattr(infer, "read_frames", lambda *args: map(_fail_on_call(lambda x: x, 5, error), read(*args)))
+        read = infer_video.read_frames
+        monkeypatch.setattr(infer_video, "read_frames", lambda *args: map(_fail_on_call(lambda x: x, 5, error), read(*args)))
     else:
-        owner = infer.StreamOutputs if stage == "write" else infer.StreamSteps
+        owner = infer_video.StreamOutputs if stage == "write" else infer_video.StreamSteps
         monkeypatch.setattr(owner, stage, _fail_on_call(getattr(owner, stage), 5, error))
     with pytest.raises(OSError, match=f"{stage} broke"):
-        infer.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer.StreamOptions(None, None, False))
+        infer_video.process_stream(numbered_clip, "numbered", tmp_path, lifter, infer_video.StreamOptions(None, None, False))
     assert previous.read_text() == "an earlier run\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["numbered_joints.jsonl"]
 
 
 def test_a_failing_stage_is_a_clear_error_on_the_command_line(weights, numbered_clip, tmp_path, monkeypatch, capsys,
                                                                keep_torch_threads):
-    monkeypatch.setattr(infer.StreamOutputs, "write", _fail_on_call(infer.StreamOutputs.write, 3,
+    monkeypatch.setattr(infer_video.StreamOutputs, "write", _fail_on_call(infer_video.StreamOutputs.write, 3,
                                                                     OSError("No space left on device")))
     assert infer.main([str(numbered_clip), "--weights", str(weights), "--out", str(tmp_path)]) == 1
     assert "error: No space left on device" in capsys.readouterr().err
@@ -387,7 +389,7 @@ FPS = 30.0
 
 
 def filtered(signal: np.ndarray, **params) -> np.ndarray:
-    one_euro = infer.OneEuroFilter(**params)
+    one_euro = infer_video.OneEuroFilter(**params)
     return np.array([one_euro(x, i / FPS) for i, x in enumerate(signal)])
 
 
@@ -407,7 +409,7 @@ def test_one_euro_follows_fast_motion_with_little_lag():
 
 
 def test_one_euro_restarts_after_reset_and_needs_increasing_time():
-    one_euro = infer.OneEuroFilter()
+    one_euro = infer_video.OneEuroFilter()
     one_euro(np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="increase"):
         one_euro(np.ones(3), 0.0)

@@ -13,10 +13,12 @@ import data_loader as dl
 import infer
 import keypoints as kp
 import mocap
-import model as mdl
 import skeleton_utils as sk
 import synthetic
 import train
+import checkpoints as ckpt
+import bvh
+import augmentation
 
 # The name each keypoint of a layout takes from the 28 joints: faces at the head, OpenPose's neck and
 # mid-hip at ours, heels at the ankles.
@@ -85,7 +87,7 @@ def test_body25_gives_the_big_toes_and_a_missing_part_lands_on_its_neighbour(pos
 def test_coco17_training_input_never_marks_hands_or_toes_visible(poses):
     pose2d, pose3d = torch.tensor(poses, dtype=torch.float32).repeat(50, 1, 1), torch.zeros(100, 28, 3)
     torch.manual_seed(0)
-    inputs, _ = train.augmented_batch(pose2d, pose3d, "coco17", train.Augmentation())
+    inputs, _ = augmentation.augmented_batch(pose2d, pose3d, "coco17", augmentation.Augmentation())
     for hidden, stand_in in (("left_hand", "left_wrist"), ("right_toe", "right_ankle")):
         assert (inputs[:, sk.J[hidden], 2] == 0).all()
         assert torch.equal(inputs[:, sk.J[hidden], :2], inputs[:, sk.J[stand_in], :2])
@@ -105,7 +107,7 @@ def coco17_weights(tmp_path_factory) -> Path:
 
 
 def test_train_input_coco17_writes_a_coco17_checkpoint(coco17_weights):
-    lifter, checkpoint = mdl.load_lifter(str(coco17_weights))
+    lifter, checkpoint = ckpt.load_lifter(str(coco17_weights))
     assert checkpoint["input_mode"] == "coco17"
     # Its normalisation statistics are those of inputs with the hands at the wrists.
     mean = checkpoint["norm_stats"][0]
@@ -260,7 +262,7 @@ def test_a_person_missed_briefly_keeps_the_id_and_a_newcomer_gets_a_new_one(pose
 # ---------------------------------------------------------------------------
 def test_infer_lifts_everyone_writes_overlays_and_lists_problems(openpose_folder, coco17_weights, tmp_path,
                                                                monkeypatch, capsys):
-    monkeypatch.setattr(mdl, "BUNDLED_COCO17_WEIGHTS", str(coco17_weights))
+    monkeypatch.setattr(ckpt, "BUNDLED_COCO17_WEIGHTS", str(coco17_weights))
     images = tmp_path / "images"
     images.mkdir()
     for i in range(4):
@@ -287,7 +289,7 @@ def test_infer_lifts_everyone_writes_overlays_and_lists_problems(openpose_folder
 
 
 def test_infer_falls_back_to_the_default_model_with_a_note(tmp_path, monkeypatch, capsys, poses):
-    monkeypatch.setattr(mdl, "BUNDLED_COCO17_WEIGHTS", str(tmp_path / "absent.pth"))
+    monkeypatch.setattr(ckpt, "BUNDLED_COCO17_WEIGHTS", str(tmp_path / "absent.pth"))
     path = write_json(tmp_path / "results.json", coco_results(poses))
     threads = torch.get_num_threads()
     assert infer.main(["--keypoints", str(path), "--out", str(tmp_path)]) == 0
@@ -326,7 +328,7 @@ def crossing_folder(tmp_path, poses) -> Path:
 def lift_keypoints(*argv: str) -> int:
     threads = torch.get_num_threads()
     try:
-        return infer.main(["--keypoints", *argv, "--weights", mdl.BUNDLED_WEIGHTS])
+        return infer.main(["--keypoints", *argv, "--weights", ckpt.BUNDLED_WEIGHTS])
     finally:
         torch.set_num_threads(threads)
 
@@ -348,14 +350,14 @@ def test_infer_bvh_writes_one_file_per_person_that_follows_them(crossing_folder,
     assert last[1]["pelvis_camera_mm"][0] - first[1]["pelvis_camera_mm"][0] > 500
     assert last[2]["pelvis_camera_mm"][0] - first[2]["pelvis_camera_mm"][0] < -500
     for pid, direction in ((1, 1), (2, -1)):
-        clip = mocap.read_bvh(out / f"crossing_person{pid}.bvh")
+        clip = bvh.read_bvh(out / f"crossing_person{pid}.bvh")
         joints = mocap.clip_to_mpiinf(clip)
         assert joints.shape == (30, 28, 3) and clip.frame_time == pytest.approx(1 / 25, abs=1e-6)
         pelvis_x = joints[:, sk.J["pelvis"], 0]  # BVH X is the camera's right, in cm
         assert direction * (pelvis_x[-1] - pelvis_x[0]) > 50
         assert np.all(direction * np.diff(pelvis_x) > -5)  # steadily, with no jump to the other person
     # The frame without person 2 repeats its last pose.
-    person2 = mocap.clip_to_mpiinf(mocap.read_bvh(out / "crossing_person2.bvh"))
+    person2 = mocap.clip_to_mpiinf(bvh.read_bvh(out / "crossing_person2.bvh"))
     assert np.allclose(person2[10], person2[9], atol=1e-3)
 
 

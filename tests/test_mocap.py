@@ -12,6 +12,8 @@ from scipy.spatial.transform import Rotation
 import mocap
 import skeleton_utils as sk
 from bvh_fixtures import CMU_RIG, random_motion, write_bvh, write_cmu_clip
+import bvh
+import bodies
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MOCAP = REPO.parent / "shared" / "mocap"
@@ -56,7 +58,7 @@ def write(tmp_path: Path, text: str, name: str = "clip.bvh") -> Path:
 # Parsing
 # ---------------------------------------------------------------------------
 def test_parses_tabs_crlf_end_sites_orders_and_position_channels(tmp_path):
-    clip = mocap.read_bvh(write(tmp_path, ARM))
+    clip = bvh.read_bvh(write(tmp_path, ARM))
     assert clip.skeleton.names == ["Root", "Shoulder", "Elbow", "Elbow_end"]
     assert clip.skeleton.parents == [-1, 0, 1, 2]
     assert clip.skeleton.channels[1] == ["Xrotation", "Yrotation", "Zrotation"]
@@ -66,7 +68,7 @@ def test_parses_tabs_crlf_end_sites_orders_and_position_channels(tmp_path):
 
 
 def test_forward_kinematics_of_a_bent_elbow_and_a_root_translation(tmp_path):
-    world, _ = mocap.forward_kinematics(mocap.read_bvh(write(tmp_path, ARM)))
+    world, _ = bvh.forward_kinematics(bvh.read_bvh(write(tmp_path, ARM)))
     # Frame 0: the elbow's position channels (30, 0, 0) replace its OFFSET; the arm is straight along +x.
     np.testing.assert_allclose(world[0], [[0, 0, 0], [0, 10, 0], [30, 10, 0], [55, 10, 0]], atol=1e-9)
     # Frame 1: the root moves by (5, 6, 7) and the elbow turns 90 degrees about z: the forearm points up.
@@ -80,7 +82,7 @@ def test_every_rotation_order_composes_in_channel_order(tmp_path, order):
             + " ".join(f"{a}rotation" for a in order)
             + "\n End Site\n {\n  OFFSET 1 2 3\n }\n}\nMOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0 "
             + " ".join(str(angles[a]) for a in order) + "\n")
-    world, rotation = mocap.forward_kinematics(mocap.read_bvh(write(tmp_path, text)))
+    world, rotation = bvh.forward_kinematics(bvh.read_bvh(write(tmp_path, text)))
     # Intrinsic rotations in the listed order: R = R_first @ R_second @ R_third.
     expected = Rotation.from_euler(order, [angles[a] for a in order], degrees=True).as_matrix()
     np.testing.assert_allclose(rotation[0, 0], expected, atol=1e-12)
@@ -98,8 +100,8 @@ def test_every_rotation_order_composes_in_channel_order(tmp_path, order):
 ])
 def test_bad_files_name_the_file_and_line(tmp_path, broken, message):
     path = write(tmp_path, broken)
-    with pytest.raises(mocap.BvhError, match=message) as err:
-        mocap.read_bvh(path)
+    with pytest.raises(bvh.BvhError, match=message) as err:
+        bvh.read_bvh(path)
     assert str(path) in str(err.value)
 
 
@@ -107,9 +109,9 @@ def test_bad_files_name_the_file_and_line(tmp_path, broken, message):
 # Rigs and units
 # ---------------------------------------------------------------------------
 def test_cmu_rig_places_the_pelvis_between_the_hips_not_at_the_root(tmp_path):
-    clip = mocap.read_bvh(write_cmu_clip(tmp_path / "walk.bvh"))
+    clip = bvh.read_bvh(write_cmu_clip(tmp_path / "walk.bvh"))
     assert mocap.detect_rig(clip.skeleton).name == "cmu"
-    world, _ = mocap.forward_kinematics(clip)
+    world, _ = bvh.forward_kinematics(clip)
     pose = mocap.clip_to_mpiinf(clip)
     names = clip.skeleton.names
     hips = 0.5 * (world[:, names.index("LeftUpLeg")] + world[:, names.index("RightUpLeg")])
@@ -128,7 +130,7 @@ def test_cmu_rig_places_the_pelvis_between_the_hips_not_at_the_root(tmp_path):
 def test_units_are_inferred_from_the_body(tmp_path, scale, unit):
     path = write_cmu_clip(tmp_path / "clip.bvh", scale=scale)
     joints, _ = mocap.load_clip_joints(path)
-    assert mocap.infer_unit(mocap.clip_to_mpiinf(mocap.read_bvh(path))) == unit
+    assert mocap.infer_unit(mocap.clip_to_mpiinf(bvh.read_bvh(path))) == unit
     reference, _ = mocap.load_clip_joints(write_cmu_clip(tmp_path / "cm.bvh"))
     np.testing.assert_allclose(joints, reference, atol=1e-3)
 
@@ -137,13 +139,13 @@ def test_a_namespace_prefix_is_ignored_and_the_unit_can_be_forced(tmp_path):
     path = write_bvh(tmp_path / "ns.bvh", CMU_RIG, random_motion(CMU_RIG, 3), prefix="take1:")
     joints, clip = mocap.load_clip_joints(path, units="m")
     assert mocap.detect_rig(clip.skeleton).name == "cmu"
-    assert mocap.standing_height(joints) > 10_000  # centimetres read as metres: a 150 m giant, as asked
+    assert bodies.standing_height(joints) > 10_000  # centimetres read as metres: a 150 m giant, as asked
 
 
 def test_an_unknown_rig_is_refused_naming_the_missing_joints(tmp_path):
     path = write(tmp_path, ARM)
-    with pytest.raises(mocap.BvhError, match=r"unknown rig.*Closest is '\w+', which needs .*Head"):
-        mocap.clip_to_mpiinf(mocap.read_bvh(path))
+    with pytest.raises(bvh.BvhError, match=r"unknown rig.*Closest is '\w+', which needs .*Head"):
+        mocap.clip_to_mpiinf(bvh.read_bvh(path))
 
 
 @needs_shared
@@ -152,7 +154,7 @@ def test_the_shared_rigs_map_to_plausible_bodies(name, rig):
     joints, clip = mocap.load_clip_joints(SHARED_MOCAP / name)
     assert mocap.detect_rig(clip.skeleton).name == rig
     assert mocap.infer_unit(mocap.clip_to_mpiinf(clip)) == "cm"
-    assert 1400 < mocap.standing_height(joints) < 1900
+    assert 1400 < bodies.standing_height(joints) < 1900
     # Upright on the floor: the head above the pelvis above the ankles, the feet near y = 0.
     y = np.median(joints[..., 1], axis=0)
     assert y[sk.J["head"]] > y[sk.J["pelvis"]] + 400 > y[sk.J["left_ankle"]] + 800

@@ -11,6 +11,8 @@ from torch_geometric.nn import GCNConv
 import data_loader as dl
 import model as m
 import skeleton_utils as sk
+import model_input as mi
+import checkpoints as ckpt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +28,7 @@ def inputs():
 @pytest.fixture(scope="module")
 def lifter(inputs):
     torch.manual_seed(0)
-    return m.Lifter(m.build_model("gcn_transformer", dim=32, depth=2, heads=4), dl.compute_norm_stats(inputs)).eval()
+    return m.Lifter(m.build_model("gcn_transformer", dim=32, depth=2, heads=4), mi.compute_norm_stats(inputs)).eval()
 
 
 def test_edge_index_holds_each_bone_both_ways():
@@ -93,9 +95,9 @@ def test_parameter_count_is_reported():
 def test_checkpoint_round_trips(tmp_path, lifter, inputs):
     path = str(tmp_path / "w.pth")
     config = {"dim": 32, "depth": 2, "heads": 4}
-    m.save_checkpoint(path, lifter.model, "gcn_transformer", config, "mediapipe",
+    ckpt.save_checkpoint(path, lifter.model, "gcn_transformer", config, "mediapipe",
                       torch.stack([lifter.mean, lifter.std]), extra={"epoch": 3})
-    loaded, checkpoint = m.load_lifter(path)
+    loaded, checkpoint = ckpt.load_lifter(path)
     assert checkpoint["input_mode"] == "mediapipe" and checkpoint["epoch"] == 3
     assert checkpoint["joint_names"] == list(sk.JOINT_NAMES)
     with torch.no_grad():
@@ -104,48 +106,48 @@ def test_checkpoint_round_trips(tmp_path, lifter, inputs):
 
 def test_truncated_checkpoint_fails_clearly(tmp_path, lifter):
     path = tmp_path / "w.pth"
-    m.save_checkpoint(str(path), lifter.model, "gcn_transformer", {"dim": 32, "depth": 2, "heads": 4},
+    ckpt.save_checkpoint(str(path), lifter.model, "gcn_transformer", {"dim": 32, "depth": 2, "heads": 4},
                       "mediapipe", torch.stack([lifter.mean, lifter.std]))
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(m.CheckpointError, match="w.pth.*corrupt, truncated"):
-        m.load_checkpoint(str(path))
+    with pytest.raises(ckpt.CheckpointError, match="w.pth.*corrupt, truncated"):
+        ckpt.load_checkpoint(str(path))
 
 
 def test_mismatched_and_missing_checkpoints_fail_clearly(tmp_path, lifter):
     path = str(tmp_path / "w.pth")
-    m.save_checkpoint(path, lifter.model, "gcn_transformer", {"dim": 64, "depth": 2, "heads": 4},
+    ckpt.save_checkpoint(path, lifter.model, "gcn_transformer", {"dim": 64, "depth": 2, "heads": 4},
                       "mediapipe", torch.stack([lifter.mean, lifter.std]))
-    with pytest.raises(m.CheckpointError, match="do not fit the architecture"):
-        m.load_checkpoint(path)
+    with pytest.raises(ckpt.CheckpointError, match="do not fit the architecture"):
+        ckpt.load_checkpoint(path)
     torch.save({"weights": 1}, path)
-    with pytest.raises(m.CheckpointError, match="not a checkpoint of this project"):
-        m.load_checkpoint(path)
-    with pytest.raises(m.CheckpointError, match="not found"):
-        m.load_checkpoint(str(tmp_path / "nope.pth"))
+    with pytest.raises(ckpt.CheckpointError, match="not a checkpoint of this project"):
+        ckpt.load_checkpoint(path)
+    with pytest.raises(ckpt.CheckpointError, match="not found"):
+        ckpt.load_checkpoint(str(tmp_path / "nope.pth"))
 
 
 def test_atomic_save_leaves_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "w.pth"
     path.write_bytes(b"old")
     with pytest.raises(Exception):
-        m.atomic_torch_save({"x": lambda: 0}, str(path))  # lambdas cannot be pickled
+        ckpt.atomic_torch_save({"x": lambda: 0}, str(path))  # lambdas cannot be pickled
     assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
 
 
 def test_default_weights_prefer_a_trained_model_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert m.default_weights() == m.BUNDLED_WEIGHTS
-    (tmp_path / m.TRAINED_WEIGHTS).write_bytes(b"")
-    assert m.default_weights() == m.TRAINED_WEIGHTS
+    assert ckpt.default_weights() == ckpt.BUNDLED_WEIGHTS
+    (tmp_path / ckpt.TRAINED_WEIGHTS).write_bytes(b"")
+    assert ckpt.default_weights() == ckpt.TRAINED_WEIGHTS
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_it_is_a_clear_error():
     with pytest.raises(SystemExit, match="CUDA is not available on this machine; use --device cpu"):
-        m.resolve_device("cuda")
+        ckpt.resolve_device("cuda")
     with pytest.raises(SystemExit, match="not a device name"):
-        m.resolve_device("gpu0")
-    assert m.resolve_device("auto") == torch.device("cpu")
+        ckpt.resolve_device("gpu0")
+    assert ckpt.resolve_device("auto") == torch.device("cpu")
 
 
 def test_building_and_running_the_models_leaves_the_temp_folder_clean(tmp_path):

@@ -13,9 +13,10 @@ import torch
 import data_loader as dl
 import metrics
 import mocap
-import model
 import skeleton_utils as sk
 import synthetic
+import model_input as mi
+import checkpoints as ckpt
 
 REPO = Path(__file__).resolve().parents[1]
 # The model card's regression check: "... (N poses, seed S): MPJPE X mm, PA-MPJPE Y mm ..."
@@ -37,10 +38,10 @@ def model_card_check() -> tuple[int, int, float, float]:
 
 
 def test_bundled_weights_are_small_self_describing_and_for_detectors():
-    assert os.path.getsize(model.BUNDLED_WEIGHTS) < 10 * 2**20
-    checkpoint = model.read_checkpoint(model.BUNDLED_WEIGHTS)
+    assert os.path.getsize(ckpt.BUNDLED_WEIGHTS) < 10 * 2**20
+    checkpoint = ckpt.read_checkpoint(ckpt.BUNDLED_WEIGHTS)
     assert checkpoint["arch"] == "gcn_transformer" and checkpoint["input_mode"] == "mediapipe"
-    stats = np.load(REPO / "pretrained" / dl.NORM_STATS_FILE)
+    stats = np.load(REPO / "pretrained" / mi.NORM_STATS_FILE)
     assert np.allclose(stats, checkpoint["norm_stats"].numpy())
 
 
@@ -50,7 +51,7 @@ def test_bundled_weights_reach_the_model_card_mpjpe_on_fresh_synthetic_poses():
     pose2d = torch.as_tensor(poses["pose2d"])
     pose3d = torch.as_tensor(poses["pose3d"])
     pose3d = pose3d - pose3d[:, sk.ROOT: sk.ROOT + 1]
-    lifter, _ = model.load_lifter(model.BUNDLED_WEIGHTS)
+    lifter, _ = ckpt.load_lifter(ckpt.BUNDLED_WEIGHTS)
     with torch.no_grad():
         pred = lifter(dl.model_input_from_ground_truth(pose2d, "mediapipe"))
     assert abs(float(metrics.mpjpe(pred, pose3d)) - card_mpjpe) < MARGIN_MM
@@ -66,7 +67,7 @@ def test_bundled_weights_reach_the_model_card_on_real_motion():
     poses = mocap.import_clips(clips, fps=fps, views=views, seed=0, say=lambda *_: None)
     pose3d = torch.as_tensor(poses["pose3d"])
     pose3d = pose3d - pose3d[:, sk.ROOT: sk.ROOT + 1]
-    lifter, _ = model.load_lifter(model.BUNDLED_WEIGHTS)
+    lifter, _ = ckpt.load_lifter(ckpt.BUNDLED_WEIGHTS)
     with torch.no_grad():
         pred = lifter(dl.model_input_from_ground_truth(torch.as_tensor(poses["pose2d"]), "mediapipe"))
     assert abs(float(metrics.limb_angle_error(pred, pose3d)) - card_angle) < MARGIN_DEGREES
@@ -82,7 +83,7 @@ def test_quick_start_lifts_the_bundled_photo(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
         assert name in proc.stdout  # the user is told where the outputs are
     record = json.loads((tmp_path / "grace_hopper_pose.json").read_text())
-    assert Path(record["weights"]).resolve() == Path(model.BUNDLED_WEIGHTS).resolve()
+    assert Path(record["weights"]).resolve() == Path(ckpt.BUNDLED_WEIGHTS).resolve()
     pose3d = np.array([joint["mm"] for joint in record["joints"]])
     assert pose3d.shape == (28, 3) and np.isfinite(pose3d).all()
     bones = sk.bone_lengths(pose3d)

@@ -3,6 +3,9 @@ import pytest
 
 import skeleton_utils as sk
 import synthetic
+import joint_angles
+import camera
+import bodies
 
 N = 2000
 SEED = 3
@@ -91,13 +94,13 @@ def test_each_body_keeps_its_bone_lengths_in_every_pose(poses):
 
 
 def test_sampled_angles_lie_within_the_declared_limits(details):
-    for name, (lo, hi) in synthetic.ANGLE_LIMITS.items():
+    for name, (lo, hi) in joint_angles.ANGLE_LIMITS.items():
         values = details[name]
         assert values.min() >= lo - 1e-3 and values.max() <= hi + 1e-3, name
-    for side in synthetic.SIDES:
-        reach = synthetic.shoulder_max_elevation(details[f"{side}_shoulder_plane"])
+    for side in joint_angles.SIDES:
+        reach = joint_angles.shoulder_max_elevation(details[f"{side}_shoulder_plane"])
         assert (details[f"{side}_shoulder_elev"] <= reach + 1e-3).all()
-    assert synthetic.ANGLE_LIMITS["left_knee_flex"][0] == synthetic.ANGLE_LIMITS["left_elbow_flex"][0] == 0
+    assert joint_angles.ANGLE_LIMITS["left_knee_flex"][0] == joint_angles.ANGLE_LIMITS["left_elbow_flex"][0] == 0
 
 
 def test_knees_bend_only_forwards_and_elbows_and_knees_stay_within_150_degrees(poses):
@@ -132,7 +135,7 @@ def test_people_are_in_front_of_the_camera_and_inside_the_image(poses):
     assert (poses["pose3d"][..., 2] > 1500).all()
     pelvis_distance = np.linalg.norm(poses["pose3d"][:, sk.ROOT], axis=-1)
     assert pelvis_distance.min() > 2900 and pelvis_distance.max() < 6500
-    inside = ((poses["pose2d"] >= 0) & (poses["pose2d"] <= synthetic.IMAGE_SIZE)).all(-1)
+    inside = ((poses["pose2d"] >= 0) & (poses["pose2d"] <= camera.IMAGE_SIZE)).all(-1)
     assert inside.mean() > 0.99 and (inside.mean(1) >= 0.7).all()
     centre = poses["pose2d"][:, sk.ROOT]
     assert np.abs(centre - 1024).max() > 150  # not always in the middle of the picture
@@ -156,7 +159,7 @@ def test_standing_people_are_upright_with_plausible_heights_and_feet_on_the_floo
 def test_walking_swings_each_arm_opposite_its_own_leg(poses, details):
     rows = _rows(poses, "walking")
     forward = {}
-    for side in synthetic.SIDES:
+    for side in joint_angles.SIDES:
         elev, plane = (np.radians(details[f"{side}_shoulder_{k}"][rows]) for k in ("elev", "plane"))
         forward[side] = np.sin(elev) * np.sin(plane)
     legs = details["left_hip_flex"][rows] - details["right_hip_flex"][rows]
@@ -165,9 +168,9 @@ def test_walking_swings_each_arm_opposite_its_own_leg(poses, details):
 
 
 def test_rest_skeleton_matches_the_synthesis_constants_of_skeleton_utils():
-    bodies = synthetic.sample_bodies(50, np.random.default_rng(0))
-    rest = {name: np.zeros(50) for name in synthetic.ANGLE_LIMITS}
-    pose = synthetic.forward_kinematics(bodies.offsets, rest)
+    sampled = bodies.sample_bodies(50, np.random.default_rng(0))
+    rest = {name: np.zeros(50) for name in joint_angles.ANGLE_LIMITS}
+    pose = joint_angles.forward_kinematics(sampled.offsets, rest)
     j = sk.J
     pelvis, neck = pose[:, j["pelvis"]], pose[:, j["neck"]]
     for name, fraction in sk.SPINE_FRACTIONS.items():
@@ -188,7 +191,7 @@ def test_rest_skeleton_matches_the_synthesis_constants_of_skeleton_utils():
         assert (wrist[:, 1] < shoulder[:, 1] - 400).all()  # arms hang at rest
     assert np.allclose(pose[:, j["pelvis"]], (pose[:, j["left_hip"]] + pose[:, j["right_hip"]]) / 2)
     stature = pose[:, j["head_top"], 1] - synthetic.floor_height(pose)
-    assert np.allclose(stature, bodies.height, rtol=0.06)
+    assert np.allclose(stature, sampled.height, rtol=0.06)
 
 
 def test_cli_writes_a_loadable_npz_with_a_preview_and_refuses_to_overwrite(tmp_path, capsys):

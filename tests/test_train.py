@@ -14,6 +14,10 @@ import model as mdl
 import skeleton_utils as sk
 import synthetic
 import train
+import training_step
+import model_input as mi
+import checkpoints as ckpt
+import augmentation
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--dim", "32", "--depth", "2", "--device", "cpu"]
@@ -46,9 +50,9 @@ def test_short_run_learns_and_writes_a_loadable_checkpoint(tmp_path, capsys):
     best = torch.load(tmp_path / train.BEST_WEIGHTS, weights_only=True)
     assert best["val_mpjpe"] < 0.6 * best["initial_val_mpjpe"]
     assert best["train_args"]["synthetic"] == 3000 and best["input_mode"] == "mediapipe"
-    lifter, checkpoint = mdl.load_lifter(str(tmp_path / train.BEST_WEIGHTS))
+    lifter, checkpoint = ckpt.load_lifter(str(tmp_path / train.BEST_WEIGHTS))
     assert checkpoint["config"]["dim"] == 32
-    np.testing.assert_array_equal(np.load(tmp_path / dl.NORM_STATS_FILE), checkpoint["norm_stats"].numpy())
+    np.testing.assert_array_equal(np.load(tmp_path / mi.NORM_STATS_FILE), checkpoint["norm_stats"].numpy())
 
     # The saved weights reproduce the validation MPJPE that the checkpoint records.
     val = dl.MPIINF3DHPDataset(synthetic.generate_poses(3000, seed=0), "val")
@@ -97,7 +101,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_weights(tmp_path, pose_file, mo
     assert run_train(tmp_path, "--data", str(pose_file), "--epochs", "5") == 130
     printed = capsys.readouterr().out
     assert "interrupted during epoch 2" in printed and str(tmp_path / train.BEST_WEIGHTS) in printed
-    assert mdl.load_checkpoint(str(tmp_path / train.BEST_WEIGHTS))[1]["epoch"] == 1
+    assert ckpt.load_checkpoint(str(tmp_path / train.BEST_WEIGHTS))[1]["epoch"] == 1
 
 
 def test_resume_refuses_different_model_flags(tmp_path, pose_file):
@@ -118,7 +122,7 @@ def test_refuses_to_overwrite_best_weights_without_force(tmp_path, pose_file):
         run_train(tmp_path, "--data", str(pose_file), "--epochs", "1")
     assert bundled.read_bytes() == b"weights of another run"
     assert run_train(tmp_path, "--data", str(pose_file), "--epochs", "1", "--force") == 0
-    mdl.load_checkpoint(str(bundled))
+    ckpt.load_checkpoint(str(bundled))
 
 
 def test_clear_errors_for_missing_data_and_17_joint_files(tmp_path, pose_file):
@@ -141,11 +145,11 @@ def test_torchrun_with_two_processes_writes_one_checkpoint(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("epoch   2/2") == 1  # only rank 0 prints
     assert sorted(os.listdir(tmp_path)) == sorted(
-        [train.BEST_WEIGHTS, train.LAST_CHECKPOINT, dl.NORM_STATS_FILE, train.LOG_FILE, train.CURVES_FILE])
+        [train.BEST_WEIGHTS, train.LAST_CHECKPOINT, mi.NORM_STATS_FILE, train.LOG_FILE, train.CURVES_FILE])
     checkpoint = torch.load(tmp_path / train.LAST_CHECKPOINT, weights_only=True)
     assert checkpoint["world_size"] == 2 and checkpoint["epoch"] == 2
     assert len(log_rows(tmp_path)) == 2
-    mdl.load_checkpoint(str(tmp_path / train.BEST_WEIGHTS))
+    ckpt.load_checkpoint(str(tmp_path / train.BEST_WEIGHTS))
 
 
 # ---------------------------------------------------------------------------
@@ -189,8 +193,8 @@ def test_epoch_shards_are_disjoint_and_reshuffled():
 def test_augmentation_off_gives_the_inference_input():
     poses = synthetic.generate_poses(16, seed=3)
     pose2d, pose3d = torch.as_tensor(poses["pose2d"]), torch.as_tensor(poses["pose3d"])
-    for mode in dl.INPUT_MODES:
-        inputs, target = train.augmented_batch(pose2d, pose3d, mode, train.Augmentation(flip=False, noise=0, drop=0, crop=0))
+    for mode in mi.INPUT_MODES:
+        inputs, target = augmentation.augmented_batch(pose2d, pose3d, mode, augmentation.Augmentation(flip=False, noise=0, drop=0, crop=0))
         torch.testing.assert_close(inputs, dl.model_input_from_ground_truth(pose2d, mode))
         assert torch.equal(target, pose3d)
 
@@ -199,7 +203,7 @@ def test_flip_mirrors_2d_and_3d_of_the_same_poses():
     poses = synthetic.generate_poses(64, seed=4)
     pose2d, pose3d = torch.as_tensor(poses["pose2d"]), torch.as_tensor(poses["pose3d"])
     torch.manual_seed(0)
-    flipped2d, flipped3d = train.flip_half(pose2d, pose3d)
+    flipped2d, flipped3d = augmentation.flip_half(pose2d, pose3d)
     mirrored2d = (flipped2d != pose2d).flatten(1).any(1)
     mirrored3d = (flipped3d != pose3d).flatten(1).any(1)
     assert torch.equal(mirrored2d, mirrored3d) and 10 < int(mirrored2d.sum()) < 54
@@ -214,11 +218,11 @@ def test_noise_scales_with_the_pose_size():
     for scale in (1.0, 3.0):
         observed = dl.observed_joints(pose2d * scale, "mediapipe")
         torch.manual_seed(0)
-        noisy = train.add_detector_noise(observed, train.pose_size(pose2d * scale), 0.05)
+        noisy = augmentation.add_detector_noise(observed, mi.pose_size(pose2d * scale), 0.05)
         shifts.append(noisy[..., :2] - observed[..., :2])
         assert torch.equal(noisy[..., 2], observed[..., 2])
     torch.testing.assert_close(shifts[1], 3.0 * shifts[0], rtol=0, atol=1e-3)  # float32 pixels near 1000
-    rms = shifts[0].pow(2).sum(-1).mean(-1).sqrt() / train.pose_size(pose2d).flatten()
+    rms = shifts[0].pow(2).sum(-1).mean(-1).sqrt() / mi.pose_size(pose2d).flatten()
     assert 0 < rms.max() < 0.05 * 2 * 1.5
 
 
@@ -226,7 +230,7 @@ def test_dropped_joints_are_unseen_and_moved():
     pose2d = torch.as_tensor(synthetic.generate_poses(500, seed=6)["pose2d"])
     observed = dl.observed_joints(pose2d, "mediapipe")
     torch.manual_seed(0)
-    dropped = train.drop_joints(observed, train.pose_size(pose2d), 0.15)
+    dropped = augmentation.drop_joints(observed, mi.pose_size(pose2d), 0.15)
     unseen = dropped[..., 2] == 0
     assert 0.04 < unseen.float().mean() < 0.11  # the per-pose rate is uniform in [0, 0.15]: 7.5% on average
     assert (dropped[..., :2] != observed[..., :2]).any(-1).eq(unseen).all()
@@ -236,7 +240,7 @@ def test_cropped_frames_hide_everything_below_a_row():
     pose2d = torch.as_tensor(synthetic.generate_poses(400, seed=6)["pose2d"])
     observed = dl.observed_joints(pose2d, "mediapipe")
     torch.manual_seed(0)
-    cropped = train.crop_frame(observed, train.pose_size(pose2d), 0.5)
+    cropped = augmentation.crop_frame(observed, mi.pose_size(pose2d), 0.5)
     unseen = cropped[..., 2] == 0
     affected = unseen.any(1)
     assert 0.35 < affected.float().mean() < 0.65
@@ -251,10 +255,10 @@ def test_pose_loss_is_mpjpe_plus_a_hundredth_of_the_bone_error():
     target = torch.as_tensor(synthetic.generate_poses(4, seed=7)["pose3d"])
     target = target - target[:, sk.ROOT: sk.ROOT + 1]
     shifted = target + torch.tensor([3.0, 4.0, 0.0])  # same bones, 5 mm everywhere
-    assert train.pose_loss(shifted, target).item() == pytest.approx(5.0, rel=1e-5)
+    assert training_step.pose_loss(shifted, target).item() == pytest.approx(5.0, rel=1e-5)
     doubled = 2 * target  # every bone twice as long
     expected = metrics.mpjpe(doubled, target) + 0.01 * sk.bone_lengths(target).mean()
-    assert train.pose_loss(doubled, target).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert training_step.pose_loss(doubled, target).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_model_flags_fill_in_the_constructor_defaults():

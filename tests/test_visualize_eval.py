@@ -14,7 +14,7 @@ import torch
 import synthetic
 import visualize_eval
 from data_loader import MPIINF3DHPDataset
-from infer import load_weights
+from infer_lifting import load_for_inference
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_POSES = 900
@@ -46,7 +46,7 @@ def test_writes_the_png_of_the_first_held_out_poses(weights, tmp_path):
 
 
 def test_titles_carry_each_poses_mpjpe_and_the_overlay_has_a_legend(weights):
-    lifter, checkpoint = load_weights(weights, torch.device("cpu"))
+    lifter, checkpoint = load_for_inference(weights, torch.device("cpu"))
     dataset = MPIINF3DHPDataset(synthetic.generate_poses(NUM_POSES, seed=DATA_SEED), "val")
     samples = visualize_eval.predict_samples(lifter, checkpoint["input_mode"], dataset, 2)
     assert samples.input.shape == (2, 28, 3) and samples.prediction.shape == samples.truth.shape == (2, 28, 3)

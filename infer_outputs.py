@@ -1,23 +1,20 @@
-"""What infer.py's two ways in share: MediaPipe on images and videos (infer.py), and other detectors'
-keypoint files (keypoint_lifting.py): output names, atomic writing, the weights, lifting, JSON records, images.
+"""infer.py's inputs and outputs: input kinds, output names, the JSON records, images read, BVH files written.
 
-Both import from here, so neither imports the other (keypoint_lifting.py is called by infer.py).
+What each input writes is listed in infer.py's docstring; every file is written atomically (atomic.py).
 """
 from __future__ import annotations
 
 import json
-import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-import data_loader as dl
+import animation
+import camera
 import skeleton_utils as sk
-from model import CheckpointError, Lifter, load_lifter
+from atomic import write_text
+from infer_lifting import LiftedPerson
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -66,96 +63,21 @@ def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:
 
 
 # ---------------------------------------------------------------------------
-# Atomic writing
+# JSON records
 # ---------------------------------------------------------------------------
-def temporary_path(path: Path) -> Path:
-    """A hidden name beside path with the same suffix (OpenCV picks the format from it)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+COORDINATES = {
+    "pixel": "image pixels: u right, v down, origin at the top-left corner of the image",
+    "mm": "millimetres in camera space relative to the pelvis: x right, y down, z away from the camera",
+    "world_mm": "MediaPipe's own metric 3D (pose_world_landmarks) in millimetres: origin midway between "
+                "the hips, x right, y down, z away from the camera",
+    "visibility": "landmarks: MediaPipe's probability that the landmark is visible; joints: what the model "
+                  "was given, 1 seen, 0 not seen (MediaPipe visibility below 0.5), a fraction for a joint "
+                  "placed between seen and unseen landmarks",
+    **camera.PLACEMENT_COORDINATES,
+}
 
 
-@contextmanager
-def atomic_outputs():
-    """Yield stage(path) -> a temporary path to write; every staged file becomes its path when the
-    block succeeds, and none does otherwise (all temporary files vanish)."""
-    staged: list[tuple[Path, Path]] = []
 
-    def stage(path: Path) -> Path:
-        staged.append((temporary_path(path), path))
-        return staged[-1][0]
-
-    try:
-        yield stage
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_output(path: Path):
-    """Yield a temporary path to write; it becomes path when the block succeeds and vanishes otherwise."""
-    with atomic_outputs() as stage:
-        yield stage(path)
-
-
-def write_text(path: Path, text: str) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_image(path: Path, image: np.ndarray) -> None:
-    with atomic_output(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f"{path}: OpenCV could not write the image")
-
-
-# ---------------------------------------------------------------------------
-# Weights and lifting (the model)
-# ---------------------------------------------------------------------------
-def load_weights(path: str | os.PathLike, device: torch.device) -> tuple[Lifter, dict]:
-    """The checkpoint as a Lifter, with a SystemExit naming the problem when it cannot be used."""
-    try:
-        return load_lifter(str(path), device)
-    except CheckpointError as err:
-        raise SystemExit(f"error: {err}") from err
-
-
-def warn_if_not_for_detectors(weights: Path, checkpoint: dict) -> None:
-    """A model trained on all 28 ground-truth joints gets, from MediaPipe, inputs it never saw."""
-    if checkpoint["input_mode"] == "full":
-        print(f"warning: {weights} was trained with --input full, on ground-truth 2D of all 28 joints, which "
-              f"MediaPipe cannot provide: the joints it does not see are synthesised as for --input mediapipe, "
-              f"and the 3D will be less accurate than from a model trained with --input mediapipe.",
-              file=sys.stderr)
-
-
-# Poses lifted at once: a whole keypoint sequence in one call would need gigabytes of activations.
-LIFT_BATCH = 1024
-
-
-def lift(lifter: Lifter, joints2d: np.ndarray) -> np.ndarray:
-    """(..., 28, 3) pixel joints + visibility -> (..., 28, 3) root-relative mm."""
-    device = next(lifter.buffers()).device
-    flat = torch.as_tensor(np.asarray(joints2d), dtype=torch.float32).reshape(-1, sk.NUM_JOINTS, 3)
-    with torch.inference_mode():
-        out = torch.cat([lifter(chunk.to(device)).cpu() for chunk in flat.split(LIFT_BATCH)])
-    return out.double().numpy().reshape(np.shape(joints2d))
-
-
-def model_input(keypoints: np.ndarray, layout: sk.KeypointLayout, input_mode: str) -> np.ndarray:
-    """(..., K, 3) keypoints of a layout -> the (..., 28, 3) input that a model trained with input_mode expects.
-
-    A model trained on all 28 ground-truth joints (--input full) gets the detector joints synthesised as
-    for --input mediapipe, with a warning at loading (warn_if_not_for_detectors).
-    """
-    observed = sk.layout_detector_joints(keypoints, layout)
-    return dl.complete_joints(observed, "mediapipe" if input_mode == "full" else input_mode)
-
-
-# ---------------------------------------------------------------------------
-# JSON records and images
-# ---------------------------------------------------------------------------
 def rounded(values: np.ndarray, decimals: int) -> list:
     """The values as nested lists of floats with this many decimals, for JSON."""
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
@@ -186,6 +108,24 @@ def to_readable_json(record: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def pose_record(person: LiftedPerson) -> dict:
+    """The joints of one person MediaPipe found, JSON-ready: the model's 28 joints and MediaPipe's 33 landmarks, by name."""
+    joints = joints_record(person.joints2d, person.joints3d)
+    pixel, visibility, world_mm = (rounded(person.keypoints[:, :2], 2), rounded(person.keypoints[:, 2], 3),
+                                   rounded(person.world_mm, 1))
+    landmarks = [{"name": name, "pixel": pixel[m], "visibility": visibility[m], "world_mm": world_mm[m]}
+                 for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)]
+    return {**person.placement(), "joints": joints, "mediapipe_landmarks": landmarks}
+
+
+def coco17_keypoints(landmarks_px: np.ndarray) -> np.ndarray:
+    """MediaPipe's own 17 COCO keypoints of its (33, 3) landmarks, (17, 3) pixels + visibility."""
+    return landmarks_px[list(sk.MEDIAPIPE_TO_COCO17)]
+
+
+# ---------------------------------------------------------------------------
+# Files read and written
+# ---------------------------------------------------------------------------
 def read_image(path: Path) -> np.ndarray:
     """A BGR image (EXIF orientation applied; grey, 16-bit and alpha images converted)."""
     # imdecode rather than imread: it reads paths with any characters and prints no warnings of its own.
@@ -198,3 +138,12 @@ def read_image(path: Path) -> np.ndarray:
         raise InputFailed(f"{path}: cannot read the image; the file is empty, corrupt or not a {path.suffix} image.")
     return image
 
+
+
+def write_bvh(track: animation.MotionTrack, path: Path, source) -> Path:
+    """The track as a BVH file; InputFailed when no frame had a person."""
+    text = track.bvh_text()
+    if text is None:
+        raise InputFailed(f"{source}: no person in any of its {len(track)} frames, so no {path.name} was written.")
+    write_text(path, text)
+    return path

@@ -7,7 +7,7 @@ places them in camera space where the frame size is known, and writes, all or no
     STEM_people3d.png          the 3D poses of the frame with the most people
     FRAME_overlay_people.jpg   with --images, each frame's image with its people and their ids
     STEM_person<ID>.bvh        with --bvh, each tracked person's motion over the whole sequence
-Drawing is visualize.py's; what infer.py's MediaPipe path shares with this lives in infer_common.py.
+Drawing is visualize.py's; lifting (LiftedPerson) infer_lifting.py's; names and records infer_outputs.py's.
 """
 from __future__ import annotations
 
@@ -16,40 +16,21 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-import camera
+import animation
 import keypoints as kp
-import mocap
 import skeleton_utils as sk
 import visualize
-from infer_common import (OUTPUT_ENDINGS, atomic_outputs, is_own_output, joints_record, lift,
-                          load_weights, media_kind, model_input, output_folder, output_paths, read_image, rounded,
-                          to_json, warn_if_not_for_detectors)
-from model import Lifter, resolve_device, weights_for_layout
+from atomic import atomic_outputs
+from checkpoints import weights_for_layout
+from infer_lifting import LiftedPerson, lift_people, load_for_inference
+from infer_outputs import (OUTPUT_ENDINGS, is_own_output, joints_record, media_kind, output_folder, output_paths,
+                           read_image, rounded, to_json)
+from model import Lifter
 
 # With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
 PERSON_BVH_ENDING = "_person{id}.bvh"
-
-
-@dataclass
-class LiftedPerson:
-    """One tracked person in one frame: the detector's (K, 3) keypoints, the model's (28, 3) input and output,
-    and where the frame's size is known, its camera's (4,) intrinsics and the pelvis in camera space, (3,) mm."""
-
-    id: int
-    keypoints: np.ndarray
-    joints2d: np.ndarray
-    joints3d: np.ndarray
-    intrinsics: np.ndarray | None = None
-    pelvis_mm: np.ndarray | None = None
-
-    def placement(self) -> dict:
-        """The record's placement fields (camera.PLACEMENT_COORDINATES); none when the person was not placed."""
-        if self.pelvis_mm is None:
-            return {}
-        return camera.placement_record(self.joints2d, self.joints3d, self.pelvis_mm, self.intrinsics)
 
 
 @dataclass
@@ -63,10 +44,10 @@ class PersonTrack:
     def frames(self) -> list[int]:
         return list(self.by_frame)
 
-    def motion(self, num_frames: int, fps: float) -> mocap.MotionTrack:
+    def motion(self, num_frames: int, fps: float) -> animation.MotionTrack:
         """Their BVH motion over all the sequence's frames, in camera space (every frame of theirs is placed)."""
         placed = {f: person.joints3d + person.pelvis_mm for f, person in self.by_frame.items()}
-        return mocap.MotionTrack.over_frames(placed, num_frames, fps)
+        return animation.MotionTrack.over_frames(placed, num_frames, fps)
 
 
 def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
@@ -74,12 +55,11 @@ def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: L
     """Every person of every frame lifted, in one batched pass, and placed where the frame has intrinsics."""
     people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
               for pid, keypoints in zip(ids[f], frame.people)]
-    joints2d = model_input(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, input_mode)
-    joints3d = lift(lifter, joints2d)
+    flat = lift_people(np.stack([keypoints for _, _, keypoints in people]), sequence.layout, lifter, input_mode,
+                       [intrinsics[f] for f, _, _ in people], [pid for _, pid, _ in people])
     lifted: list[list[LiftedPerson]] = [[] for _ in sequence.frames]
-    for (f, pid, keypoints), j2, j3 in zip(people, joints2d, joints3d):
-        pelvis = None if intrinsics[f] is None else camera.place_pelvis(j2, j3, intrinsics[f])
-        lifted[f].append(LiftedPerson(pid, keypoints, j2, j3, intrinsics[f], pelvis))
+    for (f, _, _), person in zip(people, flat):
+        lifted[f].append(person)
     return lifted
 
 
@@ -149,8 +129,7 @@ def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[Lift
             overlay = out_dir / f"{image_path.stem}{OUTPUT_ENDINGS['keypoints']['overlay']}"
             drawn = visualize.draw_people(read_image(image_path), [p.joints2d for p in people],
                                           [f"id {p.id}" for p in people])
-            if not cv2.imwrite(str(stage(overlay)), drawn):
-                raise OSError(f"{overlay}: OpenCV could not write the image")
+            visualize.encode_image(stage(overlay), drawn, overlay)
             overlays += 1
     return written, overlays
 
@@ -201,8 +180,7 @@ def run_keypoints(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
     weights = Path(weights)
-    lifter, checkpoint = load_weights(weights, resolve_device(args.device))
-    warn_if_not_for_detectors(weights, checkpoint)
+    lifter, checkpoint = load_for_inference(weights, args.device)
     print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
     lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
     written, overlays = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights,
