@@ -72,6 +72,25 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(f, array)
 
 
+def output_problem(path: str | os.PathLike, force: bool = True) -> str | None:
+    """Why path cannot be written as an output file, before any work is done (None: it can).
+
+    A folder in its place, an existing file without force, a missing folder, or a folder that this
+    process may not write into.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return f"{path} is a folder; give a file name in it"
+    if path.exists() and not force:
+        return f"{path} already exists; pass --force to overwrite it or choose another name"
+    if not folder.is_dir():
+        return f"the folder of {path} does not exist; create it first"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write into {folder} (permission denied); choose another folder"
+    return None
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

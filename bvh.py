@@ -63,6 +63,7 @@ class Clip:
 def _parse_hierarchy(lines: list[str], path: str) -> tuple[Skeleton, int]:
     """Parse from 'HIERARCHY' to 'MOTION'; returns the skeleton and the index of the MOTION line."""
     names, parents, offsets, channels = [], [], [], []
+    declared: dict[str, int] = {}  # joint name -> its line
     stack: list[int] = []
     pending: int | None = None  # the joint whose '{' comes next
     i = 0
@@ -91,6 +92,10 @@ def _parse_hierarchy(lines: list[str], path: str) -> tuple[Skeleton, int]:
                 raise BvhError(f"{path}, line {line_no}: {words[0]} without a name.")
             else:
                 name = " ".join(words[1:])
+            if name in declared:  # a name lookup would silently take the first of the two
+                raise BvhError(f"{path}, line {line_no}: the joint name {name!r} is used twice (first at line "
+                               f"{declared[name]}); joints are found by name, so each needs its own. Rename one.")
+            declared[name] = line_no
             names.append(name)
             parents.append(stack[-1] if stack else -1)
             offsets.append([0.0, 0.0, 0.0])
@@ -170,7 +175,9 @@ def _parse_motion(lines: list[str], start: int, skeleton: Skeleton, path: str) -
     if len(rows) < frames:
         last = rows[-1][0] if rows else n2
         raise BvhError(f"{path}, line {last}: the file says {frames} frames but holds {len(rows)}; it is truncated.")
-    rows = rows[:frames]
+    if len(rows) > frames:
+        raise BvhError(f"{path}, line {rows[frames][0]}: the file says {frames} frames but holds {len(rows)} rows of "
+                       f"motion; correct the 'Frames:' line (line {n1}) to the number of rows meant.")
     split = [line.split() for _, line in rows]
     want = skeleton.num_channels
     for (line_no, _), words in zip(rows, split):
@@ -192,11 +199,13 @@ def read_bvh(path: str | os.PathLike) -> Clip:
     """Parse a BVH file; any problem raises BvhError naming the file and line."""
     path = str(path)
     try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as err:
         raise BvhError(f"{path}: cannot read the file ({err.strerror}).") from None
-    lines = text.splitlines()
+    if b"\0" in data[:4096]:
+        raise BvhError(f"{path}: not a text file (it holds NUL bytes); a BVH file is text that starts with HIERARCHY.")
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()
     first = next((line.split()[0] for line in lines if line.strip()), "")
     if first.upper() != "HIERARCHY":
         raise BvhError(f"{path}, line 1: a BVH file starts with HIERARCHY, found {first[:40]!r}.")

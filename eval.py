@@ -26,7 +26,7 @@ import data_loader as dl
 import metrics
 import model as mdl
 import model_input as mi
-from atomic import write_json
+from atomic import output_problem, write_json
 import skeleton_utils as sk
 
 JOINT_SET_TITLES = {"all28": "all 28 joints", "test17": "17 MPI-INF-3DHP test joints",
@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--bs must be at least 1")
     if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:
         p.error("--val-fraction must lie strictly between 0 and 1")
+    problem = args.json and output_problem(args.json)
+    if problem:
+        p.error(f"--json {problem}")  # before the evaluation, whose results would be lost
     return args
 
 

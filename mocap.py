@@ -23,8 +23,9 @@ import numpy as np
 
 import camera
 import skeleton_utils as sk
-from atomic import write_npz
+from atomic import output_problem, write_npz
 from bodies import FEET, random_bodies, standing_height
+import asf_amc
 from bvh import END_SITE_SUFFIX, BvhError, Clip, Skeleton, forward_kinematics, read_bvh
 
 # ---------------------------------------------------------------------------
@@ -82,6 +83,15 @@ RIGS = (
                   "hip": ("CC_Base_{S}_Thigh",), "knee": ("CC_Base_{S}_Calf",), "ankle": ("CC_Base_{S}_Foot",),
                   "foot": ("CC_Base_{S}_ToeBase",), "toe": ("CC_Base_{S}_MidToe1",)}, "L", "R"),
     }, spine=("CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02")),
+    # Acclaim ASF/AMC (CMU's own files, HDM05), as asf_amc.py reads them: a joint at the start of each
+    # bone, so "lfemur" is the hip, "ltibia" the knee, "lfingers" the knuckles; END_SITE_SUFFIX marks a
+    # leaf bone's end (the toe tip, the top of the head).
+    Rig("acclaim", {
+        "head": ("head",), "head_top": (f"head{END_SITE_SUFFIX}",),
+        **_sided({"shoulder": ("{S}humerus",), "elbow": ("{S}radius",), "wrist": ("{S}wrist",),
+                  "hand": ("{S}fingers",), "hip": ("{S}femur",), "knee": ("{S}tibia",), "ankle": ("{S}foot",),
+                  "foot": ("{S}toes",), "toe": (f"{{S}}toes{END_SITE_SUFFIX}",)}, "l", "r"),
+    }, spine=("upperback", "thorax")),
     # What write_bvh writes (Mixamo's names without the prefix; the hands and toe tips are End Sites).
     # Pelvis, neck, spine joints and clavicles follow from the others by place_missing_joints()'s
     # rule, and the writer puts them exactly there (normalise_for_bvh).
@@ -104,18 +114,39 @@ def _rig_names(rig: Rig) -> set[str]:
     return {n for names in rig.joints.values() for n in names} | set(rig.spine)
 
 
+def _rule_placed(rig: Rig, name: str) -> bool:
+    """Whether the rig joint `name` gives a joint that place_missing_joints() can place by rule instead
+    (the head top, from the head and neck)."""
+    return rig.joints.get("head_top") == (name,)
+
+
 def detect_rig(skeleton: Skeleton, path: str = "") -> Rig:
-    """The rig whose joint names the skeleton has; BvhError naming the missing joints otherwise."""
+    """The rig whose joint names the skeleton has; BvhError naming the missing joints otherwise.
+
+    Extra joints anywhere are ignored. A needed End Site that is missing because its joint has
+    children of its own (a longer chain under the head) is placed by rule where one exists (the head
+    top); otherwise the message names it and the joint it gives.
+    """
     present = {_plain(n) for n in skeleton.names}
-    missing = {rig.name: sorted(_rig_names(rig) - present) for rig in RIGS}
+    missing = {rig.name: sorted(n for n in _rig_names(rig) - present if not _rule_placed(rig, n)) for rig in RIGS}
     for rig in RIGS:
         if not missing[rig.name]:
             return rig
     closest = min(RIGS, key=lambda rig: len(missing[rig.name]))
+    lacking = missing[closest.name]
+    end_sites = [n for n in lacking if n.endswith(END_SITE_SUFFIX) and n[:-len(END_SITE_SUFFIX)] in present]
+    if end_sites and len(end_sites) == len(lacking):
+        gives = {n: joint for joint, names in closest.joints.items() for n in names}
+        raise BvhError(
+            f"{path}: the '{closest.name}' rig needs the End Site of "
+            + ", ".join(f"{n[:-len(END_SITE_SUFFIX)]} (for {gives.get(n, 'the spine')})" for n in end_sites)
+            + ", the end of that bone; in this file the joint has children instead. Shorten the chain, or add a "
+              "Rig to mocap.RIGS that names the joint at that point."
+        )
     raise BvhError(
         f"{path}: unknown rig: no name table of mocap.RIGS ({', '.join(r.name for r in RIGS)}) fits its joints. "
-        f"Closest is '{closest.name}', which needs {', '.join(missing[closest.name][:12])}"
-        f"{', ...' if len(missing[closest.name]) > 12 else ''}. Add a Rig for this naming to mocap.RIGS."
+        f"Closest is '{closest.name}', which needs {', '.join(lacking[:12])}"
+        f"{', ...' if len(lacking) > 12 else ''}. Add a Rig for this naming to mocap.RIGS."
     )
 
 
@@ -159,42 +190,62 @@ def place_missing_joints(pose: np.ndarray, spine_chain: np.ndarray, has_head_top
 def clip_to_mpiinf(clip: Clip, rig: Rig | None = None) -> np.ndarray:
     """(F, 28, 3) world joint positions in file units (y up) of a clip, via its rig's name table."""
     rig = rig or detect_rig(clip.skeleton, clip.path)
-    names = sorted(_rig_names(rig))
     plain = [_plain(n) for n in clip.skeleton.names]
+    names = sorted(n for n in _rig_names(rig) if n in plain)
     world, _ = forward_kinematics(clip, [plain.index(n) for n in names])
     index = {n: i for i, n in enumerate(names)}
     pose = np.zeros((len(world), sk.NUM_JOINTS, 3))
+    has_head_top = False
     for joint, sources in rig.joints.items():
-        pose[:, sk.J[joint]] = world[:, [index[n] for n in sources]].mean(axis=1)
+        if all(n in index for n in sources):
+            pose[:, sk.J[joint]] = world[:, [index[n] for n in sources]].mean(axis=1)
+            has_head_top |= joint == "head_top"
     spine = world[:, [index[n] for n in rig.spine]]
-    place_missing_joints(pose, spine, has_head_top="head_top" in rig.joints)
+    place_missing_joints(pose, spine, has_head_top)
     return pose
 
 
 # ---------------------------------------------------------------------------
 # Units, from the body
 # ---------------------------------------------------------------------------
-UNIT_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "inch": 25.4}
+# "acclaim": the length unit of CMU's own ASF files (':units length 0.45': one unit is 1/0.45 inch),
+# which the widely used CMU BVH conversion (cgspeed) keeps.
+UNIT_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "inch": 25.4, "acclaim": 25.4 / 0.45}
 # Standing heights that a person may have: 1.0-2.5 m (children to the tallest adults) keeps the
-# four units apart (in cm 100-250, in inches 39-98, in m 1.0-2.5, in mm 1000-2500).
+# units nearly apart (in cm 100-250, inches 39-98, Acclaim units 18-44, m 1.0-2.5, mm 1000-2500);
+# where two fit (39-44 units), the one nearer an adult's TYPICAL_HEIGHT_M wins.
 _HEIGHT_RANGE_M = (1.0, 2.5)
+TYPICAL_HEIGHT_M = 1.7
 
 
 def infer_unit(pose: np.ndarray, path: str = "") -> str:
-    """The unit (mm, cm, m, inch) in which the body has a human standing height."""
+    """The unit (mm, cm, m, inch, acclaim) in which the body has a human standing height."""
     height = standing_height(pose)
-    for unit, mm in UNIT_TO_MM.items():
-        if _HEIGHT_RANGE_M[0] <= height * mm / 1000.0 <= _HEIGHT_RANGE_M[1]:
-            return unit
+    metres = {unit: height * mm / 1000.0 for unit, mm in UNIT_TO_MM.items()}
+    fits = [unit for unit, m in metres.items() if _HEIGHT_RANGE_M[0] <= m <= _HEIGHT_RANGE_M[1]]
+    if fits:
+        return min(fits, key=lambda unit: abs(metres[unit] - TYPICAL_HEIGHT_M))
+    nearest = min(metres, key=lambda unit: abs(np.log(metres[unit] / TYPICAL_HEIGHT_M)))
     raise BvhError(
         f"{path}: cannot tell the file's length unit: the body is {height:.4g} units tall, which is no human "
-        f"height in mm, cm, m or inches. Pass the unit (--units cm, say)."
+        f"height in any unit this reads ("
+        + ", ".join(f"{unit} {m:.3g} m" for unit, m in metres.items())
+        + f"). If the body is a person, pass the unit with --units (nearest: --units {nearest})."
     )
 
 
-def load_clip_joints(path: str | os.PathLike, units: str | None = None) -> tuple[np.ndarray, Clip]:
-    """(F, 28, 3) world joints in mm, y up, floor at y = 0, and the parsed clip."""
-    clip = read_bvh(path)
+def read_clip(path: str | os.PathLike, asf: str | os.PathLike | None = None,
+              amc_fps: float = asf_amc.DEFAULT_FPS) -> Clip:
+    """A BVH file, or an Acclaim .amc with its skeleton (asf, else asf_amc.find_skeleton) at amc_fps."""
+    if Path(path).suffix.lower() == ".amc":
+        return asf_amc.read_amc(path, asf_amc.read_asf(asf_amc.find_skeleton(path, asf)), amc_fps)
+    return read_bvh(path)
+
+
+def load_clip_joints(path: str | os.PathLike, units: str | None = None, asf: str | os.PathLike | None = None,
+                     amc_fps: float = asf_amc.DEFAULT_FPS) -> tuple[np.ndarray, Clip]:
+    """(F, 28, 3) world joints in mm, y up, floor at y = 0, and the parsed clip (BVH or ASF/AMC)."""
+    clip = read_clip(path, asf, amc_fps)
     pose = clip_to_mpiinf(clip)
     return on_floor(pose * UNIT_TO_MM[units or infer_unit(pose, clip.path)]), clip
 
@@ -214,36 +265,40 @@ def on_floor(pose: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 DEFAULT_FPS = 10.0  # consecutive frames at 60-120 fps are near copies: keep this many per second
 DEFAULT_VIEWS = 4
-# The real-motion validation: the test clips of ../shared/mocap/cmu and subject 1 of cmu_cc
-# (matched against "folder/file"), never trained on.
-DEFAULT_VALIDATION = ("*_test.bvh", "cmu_cc/001_*.bvh")
+# The real-motion validation: the test clips of ../shared/mocap/cmu, subject 1 of cmu_cc and performer
+# tr of HDM05 (matched against "folder/file"), never trained on.
+DEFAULT_VALIDATION = ("*_test.bvh", "cmu_cc/001_*.bvh", "hdm05/HDM_tr_*.amc")
+CLIP_SUFFIXES = (".bvh", ".amc")
 INDEX_FILE = "index.csv"  # optional, beside the clips: columns file, subject (as in ../shared/mocap/cmu_cc)
 
 
 def find_clips(paths: list[str]) -> list[Path]:
-    """The .bvh files named or inside the folders named (recursively), sorted; an error if none."""
+    """The .bvh and .amc files named or inside the folders named (recursively), sorted; an error if none."""
     clips = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            clips += sorted(p for p in path.rglob("*") if p.suffix.lower() == ".bvh")
+            clips += sorted(p for p in path.rglob("*") if p.suffix.lower() in CLIP_SUFFIXES)
         elif path.is_file():
             clips.append(path)
         else:
             raise BvhError(f"{name}: no such file or folder.")
     if not clips:
-        raise BvhError(f"no .bvh files in {', '.join(paths)}.")
+        raise BvhError(f"no .bvh or .amc files in {', '.join(paths)}.")
     return clips
 
 
-def subject_label(path: Path) -> str:
-    """The clip's performer: from an index.csv beside it (file, subject columns), else the clip itself."""
+def subject_label(path: Path, asf: str | os.PathLike | None = None) -> str:
+    """The clip's performer: from an index.csv beside it (file, subject columns), for an .amc its skeleton
+    file (one per performer), else the clip itself."""
     index = path.parent / INDEX_FILE
     if index.is_file():
         with open(index, newline="") as f:
             for row in csv.DictReader(f):
                 if row.get("file") == path.name and row.get("subject"):
                     return f"{path.parent.name}/subject {row['subject']}"
+    if path.suffix.lower() == ".amc":
+        return f"{path.parent.name}/{asf_amc.find_skeleton(path, asf).stem}"
     return f"{path.parent.name}/{path.stem}"
 
 
@@ -270,24 +325,27 @@ def film(world: np.ndarray, view: np.ndarray, views: int, rng: np.random.Generat
 
 
 def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAULT_VIEWS, seed: int = 0,
-                 units: str | None = None, validation: tuple[str, ...] = DEFAULT_VALIDATION,
-                 say=print) -> dict[str, np.ndarray]:
-    """BVH clips (files or folders) -> the data contract, subsampled to `fps`, seen by `views` cameras.
+                 units: str | None = None, validation: tuple[str, ...] = DEFAULT_VALIDATION, say=print,
+                 asf: str | os.PathLike | None = None, amc_fps: float = asf_amc.DEFAULT_FPS) -> dict[str, np.ndarray]:
+    """Motion-capture clips (BVH or ASF/AMC files, or folders) -> the data contract, subsampled to at most
+    `fps`, seen by `views` cameras.
 
     Per pose: subject (performer), sequence (clip), camera, frame (the clip's frame number) and
     holdout (1 for the validation clips). In training clips every view but the first shows the
     motion on a body of another size (random_bodies); validation clips keep the real bodies.
     The arrays clip_names and subject_names name the sequence and subject ids.
     """
-    if fps <= 0 or views < 1:
-        raise ValueError(f"--fps must be positive and --views at least 1 (got {fps} and {views})")
+    if fps <= 0 or views < 1 or amc_fps <= 0:
+        raise ValueError(f"--fps and --amc-fps must be positive and --views at least 1 (got {fps}, {amc_fps} and {views})")
     clips = find_clips(paths)
-    subjects = sorted({subject_label(p) for p in clips})
-    parts = []
+    subjects = sorted({subject_label(p, asf) for p in clips})
+    parts, slower = [], []
     for number, path in enumerate(clips):
         rng = np.random.default_rng([seed, number])
-        pose, clip = load_clip_joints(path, units)
+        pose, clip = load_clip_joints(path, units, asf, amc_fps)
         step = max(1, round(clip.fps / fps))
+        if clip.fps < fps:
+            slower.append(f"{path.name} ({clip.fps:g} fps)")
         frames = np.arange(0, len(pose), step)
         pose = pose[frames]
         held = is_validation_clip(path, validation)
@@ -296,7 +354,7 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
         part = film(np.concatenate(bodies), view, views, rng)
         part.update(camera=view.astype(np.int32), frame=np.tile(frames, views).astype(np.int32),
                     sequence=np.full(len(view), number, np.int32),
-                    subject=np.full(len(view), subjects.index(subject_label(path)), np.int32),
+                    subject=np.full(len(view), subjects.index(subject_label(path, asf)), np.int32),
                     holdout=np.full(len(view), int(held), np.int8))
         parts.append(part)
     arrays = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
@@ -304,7 +362,10 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     arrays["subject_names"] = np.array(subjects)
     held = int(arrays["holdout"].sum())
     say(f"motion capture: {len(clips)} clips of {len(subjects)} performers -> {len(arrays['pose2d'])} poses "
-        f"({fps:g} fps x {views} views), {held} of them in the validation clips")
+        f"(at most {fps:g} fps x {views} views), {held} of them in the validation clips")
+    if slower:
+        say(f"note: {len(slower)} clips run slower than --fps {fps:g}, so all their frames are kept, at their own rate: "
+            + ", ".join(slower[:5]) + (", ..." if len(slower) > 5 else ""))
     return arrays
 
 
@@ -313,25 +374,31 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
 # ---------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("clips", nargs="+", help="BVH files or folders of them (searched recursively)")
+    parser.add_argument("clips", nargs="+", help="BVH or ASF/AMC (.amc) clips, or folders of them (searched recursively)")
     parser.add_argument("--out", required=True, help="output .npz in the data contract")
     parser.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames kept per second (default: %(default)s)")
     parser.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="virtual cameras per clip (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cameras and bodies (default: %(default)s)")
-    parser.add_argument("--units", choices=sorted(UNIT_TO_MM), help="the files' length unit (default: inferred from the body)")
+    parser.add_argument("--units", choices=sorted(UNIT_TO_MM), help="the files' length unit; acclaim is 1/0.45 inch, "
+                        "CMU's ASF unit (default: inferred from the body)")
+    parser.add_argument("--asf", metavar="FILE", help="the skeleton of every .amc clip (default: the .asf beside a clip "
+                        "whose name the clip's name starts with, else the only .asf in its folder)")
+    parser.add_argument("--amc-fps", type=float, default=asf_amc.DEFAULT_FPS,
+                        help="frames per second of .amc clips, which do not say (default: %(default)s, the Acclaim "
+                             "and CMU rate)")
     parser.add_argument("--validation", nargs="*", default=list(DEFAULT_VALIDATION), metavar="PATTERN",
-                        help="clips held out for validation, as glob patterns on 'folder/file.bvh' or 'file.bvh' "
+                        help="clips held out for validation, as glob patterns on 'folder/file' or 'file' "
                              "(default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
-    if os.path.exists(args.out) and not args.force:
-        parser.error(f"{args.out} already exists; pass --force to overwrite it or choose another --out")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        parser.error(f"the folder of --out {args.out} does not exist; create it first")
+    problem = output_problem(args.out, args.force)
+    if problem:
+        parser.error(f"--out {problem}")
     started = time.perf_counter()
     try:
-        arrays = import_clips(args.clips, args.fps, args.views, args.seed, args.units, tuple(args.validation))
-    except (BvhError, ValueError) as err:
+        arrays = import_clips(args.clips, args.fps, args.views, args.seed, args.units, tuple(args.validation),
+                              asf=args.asf, amc_fps=args.amc_fps)
+    except ValueError as err:  # BvhError, AsfAmcError
         print(f"error: {err}", file=sys.stderr)
         return 1
     write_npz(args.out, arrays)

@@ -139,6 +139,13 @@ def parse_args(argv: list[str], defaults: dict | None = None) -> argparse.Namesp
     for flag in ("bs", "epochs", "patience"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} must be at least 1")
+    if not args.lr > 0:
+        parser.error(f"--lr must be a positive learning rate, not {args.lr}")
+    for flag in ("noise", "drop", "crop"):
+        if not 0 <= getattr(args, flag) <= 1:
+            parser.error(f"--{flag} must lie between 0 and 1, not {getattr(args, flag)}")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must lie in [0, 1), not {args.dropout}")
     return args
 
 
@@ -203,7 +210,17 @@ def sum_over_processes(values: list[float | torch.Tensor], runtime: Runtime) -> 
 # Output folder and resuming
 # ---------------------------------------------------------------------------
 def check_output_folder(args: argparse.Namespace) -> None:
-    """Refuse to replace another run's files, e.g. the bundled best_model_weights.pth in the repo root."""
+    """Before any work: refuse an --out that cannot be written, and another run's files, e.g. the bundled
+    best_model_weights.pth in the repo root."""
+    out = os.path.abspath(args.out)
+    existing = out
+    while not os.path.exists(existing):  # the folders train.py will create hang from this one
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SystemExit(f"error: --out {args.out}: {existing} is a file, not a folder; choose another --out.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SystemExit(f"error: --out {args.out}: cannot write into {existing} (permission denied); "
+                         f"choose another --out.")
     if args.resume or args.force:
         return
     found = [name for name in (BEST_WEIGHTS, LAST_CHECKPOINT) if os.path.exists(os.path.join(args.out, name))]
@@ -536,8 +553,12 @@ def fit(s: Session, train_set: dl.MPIINF3DHPDataset, val_set: dl.MPIINF3DHPDatas
             save_epoch(s, row, improved)
             r.print(epoch_line(row, s.args.epochs, improved))
     except KeyboardInterrupt:
-        r.print(f"\ninterrupted during epoch {epoch}; {LAST_CHECKPOINT} holds the last finished epoch "
-                f"(continue with --resume --out {s.args.out}).")
+        if os.path.exists(os.path.join(s.args.out, LAST_CHECKPOINT)):
+            r.print(f"\ninterrupted during epoch {epoch}; {LAST_CHECKPOINT} holds the last finished epoch "
+                    f"(continue with --resume --out {s.args.out}).")
+        else:
+            r.print(f"\ninterrupted during epoch {epoch}, before any epoch finished: there is no "
+                    f"{LAST_CHECKPOINT} to continue from.")
         report_best(s)
         return 130
     report_best(s)

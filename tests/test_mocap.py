@@ -234,3 +234,90 @@ def test_train_and_eval_mix_motion_capture_with_synthetic_poses(tmp_path):
     assert set(sources) == {"synthetic", "motion"}
     assert sources["motion"]["num_poses"] == 10 * 2  # the test clip: 10 frames x 2 views
     assert 0 < results["joint_sets"]["test14"]["limb_angle"] < 180
+
+
+# ---------------------------------------------------------------------------
+# Issue 23: silent wrong joints and dropped data
+# ---------------------------------------------------------------------------
+def test_a_repeated_joint_name_is_refused_naming_both_lines(tmp_path):
+    path = write_cmu_clip(tmp_path / "twice.bvh", frames=3)
+    path.write_text(path.read_text().replace("JOINT LHipJoint", "JOINT LeftUpLeg"))  # LeftUpLeg twice, nested
+    with pytest.raises(bvh.BvhError, match=r"twice.bvh, line \d+: the joint name 'LeftUpLeg' is used twice "
+                                           r"\(first at line \d+\)"):
+        bvh.read_bvh(path)
+
+
+def test_more_motion_rows_than_frames_says_is_refused(tmp_path):
+    path = write_cmu_clip(tmp_path / "long.bvh", frames=151)
+    text = path.read_text().replace("Frames: 151", "Frames: 5")
+    path.write_text(text)
+    with pytest.raises(bvh.BvhError, match=r"says 5 frames but holds 151 rows.*correct the 'Frames:' line"):
+        bvh.read_bvh(path)
+
+
+def _motion_for(rig: list, like: list, motion: np.ndarray) -> np.ndarray:
+    """motion of the rig `like` (its channels in depth-first order) laid out for `rig`: zeros for joints it lacks."""
+    def order(r: list) -> list[str]:
+        children = {name: [c for c, p, _ in r if p == name] for name, _, _ in r}
+        out = []
+
+        def visit(name: str) -> None:
+            if not name.endswith("_end"):
+                out.append(name)
+            for child in children[name]:
+                visit(child)
+        visit(r[0][0])
+        return out
+    source = {name: motion[:, 3 + 3 * k: 6 + 3 * k] for k, name in enumerate(order(like))}
+    columns = [motion[:, :3]] + [source.get(name, np.zeros((len(motion), 3))) for name in order(rig)]
+    return np.hstack(columns)
+
+
+def test_extra_joints_anywhere_are_ignored_and_a_head_chain_replaces_its_end_site(tmp_path):
+    chain = [(f"Hair{k}", "Head" if k == 0 else f"Hair{k - 1}", (0, 2.0, 0)) for k in range(10)]
+    rig = [row for row in CMU_RIG if row[0] != "Head_end"] + chain + [("Hair9_end", "Hair9", (0, 1.0, 0))]
+    rig += [("LeftEye", "Head", (3, 2, 8)), ("LeftEye_end", "LeftEye", (0, 0, 1))]
+    motion = random_motion(CMU_RIG, 4)
+    joints, clip = mocap.load_clip_joints(write_bvh(tmp_path / "hair.bvh", rig, _motion_for(rig, CMU_RIG, motion)))
+    assert mocap.detect_rig(clip.skeleton).name == "cmu"
+    reference, _ = mocap.load_clip_joints(write_bvh(tmp_path / "plain.bvh", CMU_RIG, motion))
+    keep = [j for j in range(sk.NUM_JOINTS) if j != sk.J["head_top"]]
+    np.testing.assert_allclose(joints[:, keep], reference[:, keep], atol=1e-3)
+    top = joints[:, sk.J["head_top"]]  # placed by the rule: beyond the head, away from the neck
+    assert np.all(np.linalg.norm(top - joints[:, sk.J["head"]], axis=-1) > 20)
+
+
+def test_a_needed_end_site_replaced_by_a_chain_is_named(tmp_path):
+    rig = [row for row in CMU_RIG if row[0] != "LeftToeBase_end"] + [("LeftToe2", "LeftToeBase", (0, 0, 3)),
+                                                                       ("LeftToe2_end", "LeftToe2", (0, 0, 2))]
+    motion = np.hstack([random_motion(CMU_RIG, 3), np.zeros((3, 3))])
+    with pytest.raises(bvh.BvhError, match=r"needs the End Site of LeftToeBase \(for left_toe\).*has children"):
+        mocap.load_clip_joints(write_bvh(tmp_path / "toes.bvh", rig, motion))
+
+
+def test_a_binary_file_named_bvh_is_named_not_printed(tmp_path):
+    path = tmp_path / "photo.bvh"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" * 50)
+    with pytest.raises(bvh.BvhError, match=r"photo.bvh: not a text file") as err:
+        bvh.read_bvh(path)
+    assert "\\x" not in str(err.value) and "JFIF" not in str(err.value)
+
+
+def test_the_acclaim_unit_of_the_cgspeed_release_is_inferred(tmp_path):
+    acclaim = write_cmu_clip(tmp_path / "cgspeed.bvh", scale=10.0 / mocap.UNIT_TO_MM["acclaim"])
+    assert mocap.infer_unit(mocap.clip_to_mpiinf(bvh.read_bvh(acclaim))) == "acclaim"
+    joints, _ = mocap.load_clip_joints(acclaim)
+    reference, _ = mocap.load_clip_joints(write_cmu_clip(tmp_path / "cm.bvh"))
+    np.testing.assert_allclose(joints, reference, atol=1e-2)
+    tiny = write_cmu_clip(tmp_path / "tiny.bvh", scale=0.001)
+    with pytest.raises(bvh.BvhError, match=r"no human height in any unit this reads \(mm .*acclaim .*\)\. If the body "
+                                           r"is a person, pass the unit with --units \(nearest: --units \w+\)"):
+        mocap.load_clip_joints(tiny)
+
+
+@needs_shared
+def test_the_shared_cgspeed_clips_are_read_in_acclaim_units():
+    joints, clip = mocap.load_clip_joints(SHARED_MOCAP / "cmu_sitting" / "75_18.bvh")
+    assert mocap.infer_unit(mocap.clip_to_mpiinf(clip)) == "acclaim"
+    assert 1400 < bodies.standing_height(joints) < 1700
+    assert joints[:, sk.J["pelvis"], 1].min() < 600  # sitting on a chair: the pelvis near seat height
