@@ -102,6 +102,10 @@ class PoseDetector:
         self.close()
 
 
+class DetectorFailed(RuntimeError):
+    """MediaPipe's process stopped or failed: the stream it served cannot go on (a new process can)."""
+
+
 class DetectorProcess:
     """PoseDetector in a child process; frames go in through shared memory, results come out in order.
 
@@ -128,7 +132,7 @@ class DetectorProcess:
             address = self._child.stdout.readline()  # written before the child loads MediaPipe
             self._child.stdout.close()
             if not address:
-                raise RuntimeError(f"the MediaPipe process did not start (exit status {self._child.wait()})")
+                raise DetectorFailed(f"the MediaPipe process did not start (exit status {self._child.wait()})")
             self._connection = Client(ast.literal_eval(address), authkey=authkey)
             self._receive("ready")
         except BaseException:
@@ -201,15 +205,15 @@ class DetectorProcess:
         try:
             self._connection.send(message)
         except OSError as err:
-            raise RuntimeError(self._stopped_message()) from err
+            raise DetectorFailed(self._stopped_message()) from err
 
     def _receive(self, kind: str) -> tuple:
         try:
             message = self._connection.recv()
         except (EOFError, OSError) as err:
-            raise RuntimeError(self._stopped_message()) from err
+            raise DetectorFailed(self._stopped_message()) from err
         if message[0] == "error":
-            raise RuntimeError(f"MediaPipe Pose failed in its process: {message[1]}")
+            raise DetectorFailed(f"MediaPipe Pose failed in its process: {message[1]}")
         assert message[0] == kind, f"expected {kind!r} from the detector process, got {message[0]!r}"
         return message
 

@@ -23,9 +23,11 @@ Outputs, in --out (default: the working directory), named after each input's fil
     --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (animation.py's writer);
                                               with --keypoints STEM_person<ID>.bvh for each tracked person
 Every record also places the pelvis in camera space (camera.py's pinhole solve; see COORDINATES).
-Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs. Every file
-is written under a temporary name and renamed when complete, so an existing output is either replaced
-whole or left untouched.
+Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs, and so are
+outputs an earlier run left in --out, unless --force: then each input's files (STEM_*, STEM.bvh, with
+--keypoints STEM_person*.bvh) are replaced as a set, so no file of the older run is left looking current.
+Every file is written under a temporary name and renamed when complete; temporaries of killed runs are
+removed at the next run, and an --out folder the run created and left empty is removed.
 
 The parts: infer_photo.py (photos), infer_video.py (videos, the camera), infer_keypoints.py (--keypoints),
 over infer_lifting.py (weights, lifting, LiftedPerson) and infer_outputs.py (names, records, files).
@@ -51,7 +53,8 @@ import infer_keypoints
 from checkpoints import WEIGHTS_HELP, default_weights
 from detector import PoseDetector
 from infer_lifting import load_for_inference
-from infer_outputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, output_folder
+from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, media_outputs,
+                           output_folder, refuse_existing)
 from infer_photo import process_image
 from infer_video import FALLBACK_FPS, OneEuroFilter, StreamOptions, process_stream
 from model import Lifter
@@ -85,6 +88,15 @@ def collect_inputs(paths: list[str]) -> list[Path]:
         else:
             inputs.append(path)
     return inputs
+
+
+def stem_and_kind(source: Path | int) -> tuple[str, str]:
+    """The stem an input's outputs are named after, and its kind: a camera's is camera<N>, a video."""
+    return (f"camera{source}", "video") if isinstance(source, int) else (source.stem, media_kind(source))
+
+
+def describe(source: Path | int) -> str:
+    return f"camera {source}" if isinstance(source, int) else str(source)
 
 
 def check_distinct_stems(inputs: list[Path], bvh: bool = False) -> None:
@@ -128,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="One-Euro cut-off increase per mm/s of speed: higher lags less (default: %(default)s)")
     parser.add_argument("--focal", type=float, metavar="PX", help="focal length in pixels (default: the photo's EXIF, "
                         "else a 60 degree horizontal field of view)")
+    parser.add_argument("--force", action="store_true", help="replace the outputs an earlier run left in --out: each "
+                        "input's files are replaced as a set (without it, existing outputs are refused)")
     parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting; "
                         "with --keypoints, STEM_person<ID>.bvh for each tracked person")
     keypoints = parser.add_argument_group("2D keypoints of another detector, instead of MediaPipe (see keypoints.py)")
@@ -179,10 +193,9 @@ class Session:
 
     def process(self, source: Path | int) -> list[Path]:
         """Write the outputs of one image, video or camera; returns their paths."""
-        if isinstance(source, int):
-            return process_stream(source, f"camera{source}", self.out_dir, self.lifter, self.stream)
-        if media_kind(source) == "video":
-            return process_stream(source, source.stem, self.out_dir, self.lifter, self.stream)
+        stem, kind = stem_and_kind(source)
+        if kind == "video":
+            return process_stream(source, stem, self.out_dir, self.lifter, self.stream)
         if self.image_detector is None:
             self.image_detector = PoseDetector(tracking=False)
         return process_image(source, self.out_dir, self.image_detector, self.lifter, self.weights, self.checkpoint,
@@ -204,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs)
     check_distinct_stems(inputs, args.bvh)
     sources: list[Path | int] = [args.camera] if args.camera is not None else list(inputs)
+    owned = {source: media_outputs(*stem_and_kind(source), Path(args.out)) for source in sources}
+    refuse_existing([(describe(source), owned[source]) for source in sources], args.force)
     weights = Path(args.weights)
     lifter, checkpoint = load_for_inference(weights, args.device)
     # One pose at a time is too little work to share: extra intra-op threads only spin and
@@ -211,23 +226,23 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     # The traced model gives the eager model's numbers exactly, in about half the time per pose.
     lifter = export_model.trace_lifter(lifter)
-    out_dir = output_folder(args.out)
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
     options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"])
-    session = Session(lifter, checkpoint, weights, out_dir, args.show, options)
     failures: list[str] = []
-    try:
-        for source in sources:
-            try:
-                written = session.process(source)
-            except (InputFailed, OSError) as err:  # OSError: an output could not be written (disk full, ...)
-                print(f"error: {err}", file=sys.stderr)
-                failures.append(str(err))
-                continue
-            name = f"camera {source}" if isinstance(source, int) else str(source)
-            print(f"{name}: wrote " + ", ".join(map(str, written)))
-    finally:
-        session.close()
+    with output_folder(args.out) as out_dir:
+        session = Session(lifter, checkpoint, weights, out_dir, args.show, options)
+        try:
+            for source in sources:
+                try:
+                    with owned[source].replaced():
+                        written = session.process(source)
+                except (InputFailed, OSError) as err:  # OSError: an output could not be written (disk full, ...)
+                    print(f"error: {err}", file=sys.stderr)
+                    failures.append(str(err))
+                    continue
+                print(f"{describe(source)}: wrote " + ", ".join(map(str, written)))
+        finally:
+            session.close()
     if len(sources) > 1:
         print(f"done: {len(sources) - len(failures)} of {len(sources)} inputs processed"
               + (f"; {len(failures)} failed:\n  " + "\n  ".join(failures) if failures else ""))

@@ -25,8 +25,8 @@ import visualize
 from atomic import atomic_outputs
 from checkpoints import weights_for_layout
 from infer_lifting import LiftedPerson, lift_people, load_for_inference
-from infer_outputs import (OUTPUT_ENDINGS, is_own_output, joints_record, media_kind, output_folder, output_paths,
-                           read_image, rounded, to_json)
+from infer_outputs import (OUTPUT_ENDINGS, OutputSet, is_own_output, joints_record, media_kind, output_folder,
+                           output_paths, read_image, refuse_existing, rounded, to_json)
 from model import Lifter
 
 # With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
@@ -107,11 +107,24 @@ def frame_images(sequence: kp.KeypointSequence, folder: Path) -> list[Path | Non
     return matched
 
 
+def keypoint_stem(sequence: kp.KeypointSequence) -> str:
+    """The name of a keypoint file without its suffix, or of a keypoint folder."""
+    return sequence.path.stem if sequence.path.is_file() else sequence.path.name
+
+
+def keypoint_outputs(sequence: kp.KeypointSequence, images: list[Path | None], out_dir: Path) -> OutputSet:
+    """What a --keypoints run owns in out_dir: its JSON lines and figure, the frames' overlays, every person's BVH."""
+    stem = keypoint_stem(sequence)
+    overlays = [out_dir / f"{image.stem}{OUTPUT_ENDINGS['keypoints']['overlay']}" for image in images if image]
+    return OutputSet([*output_paths(stem, "keypoints", out_dir).values(), *overlays], out_dir,
+                     (f"{stem}{PERSON_BVH_ENDING.format(id='*')}",))
+
+
 def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
                            out_dir: Path, fps: float, weights: Path, bvh: bool = False) -> tuple[list[Path], int]:
     """The JSON lines, the 3D figure, with bvh a BVH per tracked person, and the overlays, all or nothing;
     returns the paths of all but the overlays, and how many overlays there are."""
-    stem = sequence.path.stem if sequence.path.is_file() else sequence.path.name
+    stem = keypoint_stem(sequence)
     outputs = output_paths(stem, "keypoints", out_dir)
     lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
              for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
@@ -176,6 +189,8 @@ def run_keypoints(args: argparse.Namespace) -> int:
     images = frame_images(sequence, Path(args.images)) if args.images else [None] * len(sequence.frames)
     intrinsics = kp.frame_intrinsics(sequence.frames, images, args.focal)
     check_frame_sizes(sequence, intrinsics, args.bvh)
+    owned = keypoint_outputs(sequence, images, Path(args.out))
+    refuse_existing([(str(sequence.path), owned)], args.force)
     weights, note = (args.weights, None) if args.weights else weights_for_layout(sequence.layout.name)
     if note:
         print(f"note: {note}", file=sys.stderr)
@@ -183,8 +198,8 @@ def run_keypoints(args: argparse.Namespace) -> int:
     lifter, checkpoint = load_for_inference(weights, args.device)
     print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
     lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
-    written, overlays = write_keypoint_outputs(sequence, lifted, images, output_folder(args.out), args.fps, weights,
-                                               args.bvh)
+    with output_folder(args.out) as out_dir, owned.replaced():
+        written, overlays = write_keypoint_outputs(sequence, lifted, images, out_dir, args.fps, weights, args.bvh)
     print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))
     print(f"{sequence.path}: wrote " + ", ".join(map(str, written)) + (f" and {overlays} overlays" if overlays else ""))
     return 1 if sequence.problems else 0

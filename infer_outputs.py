@@ -5,6 +5,8 @@ What each input writes is listed in infer.py's docstring; every file is written 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -13,7 +15,7 @@ import numpy as np
 import animation
 import camera
 import skeleton_utils as sk
-from atomic import write_text
+from atomic import remove_stale_temporaries, write_text
 from infer_lifting import LiftedPerson
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -47,14 +49,76 @@ def is_own_output(path: Path) -> bool:
     return any(path.name.endswith(ending) for endings in OUTPUT_ENDINGS.values() for ending in endings.values())
 
 
-def output_folder(name: str) -> Path:
-    """--out, created when missing."""
+@contextmanager
+def output_folder(name: str) -> Iterator[Path]:
+    """--out, created when missing, for the length of a run: temporaries that killed runs left there are
+    removed first, and a folder the run created is removed again if the run leaves it empty."""
     out_dir = Path(name)
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SystemExit(f"error: --out {out_dir}: cannot create the output folder ({err.strerror}).") from err
-    return out_dir
+    remove_stale_temporaries(out_dir)
+    try:
+        yield out_dir
+    finally:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+
+class OutputSet:
+    """The files one input owns in --out: its STEM_* outputs, STEM.bvh, and what patterns match (e.g.
+    STEM_person*.bvh).
+
+    Without --force a run refuses to start while any of them exists (existing()). With --force they are
+    replaced as a set (replaced()): once the run has written any of them, the rest, an older run's
+    STEM.bvh or STEM_person3.bvh, are removed, so nothing of an older run is left looking current.
+    """
+
+    def __init__(self, paths: list[Path], folder: Path, patterns: tuple[str, ...] = ()):
+        self.paths, self.folder, self.patterns = list(paths), folder, patterns
+
+    def existing(self) -> list[Path]:
+        found = [p for p in self.paths if p.exists()]
+        return found + [p for pattern in self.patterns for p in sorted(self.folder.glob(pattern)) if p not in found]
+
+    @contextmanager
+    def replaced(self) -> Iterator[None]:
+        before = {p: _stamp(p) for p in self.existing()}
+        try:
+            yield
+        finally:
+            now = self.existing()
+            written = [p for p in now if _stamp(p) != before.get(p)]
+            for path in now if written else ():
+                if path not in written:
+                    path.unlink(missing_ok=True)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced (atomic.py renames a new file over it)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def media_outputs(stem: str, kind: str, out_dir: Path) -> OutputSet:
+    """What an image or video (or the camera) of this stem owns in out_dir."""
+    return OutputSet([*output_paths(stem, kind, out_dir).values(), out_dir / f"{stem}.bvh"], out_dir)
+
+
+def refuse_existing(outputs: list[tuple[str, OutputSet]], force: bool) -> None:
+    """Before any work: a SystemExit naming the first output an earlier run left, unless --force."""
+    if force:
+        return
+    for name, owned in outputs:
+        existing = owned.existing()
+        if existing:
+            raise SystemExit(f"error: {existing[0]} already exists, from an earlier run on {name}; pass --force to "
+                             f"replace that run's outputs, or choose another --out.")
 
 
 def output_paths(stem: str, kind: str, out_dir: Path) -> dict[str, Path]:

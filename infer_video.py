@@ -19,7 +19,7 @@ import camera
 import pipeline
 import visualize
 from atomic import temporary_path
-from detector import Detection, DetectorProcess
+from detector import Detection, DetectorFailed, DetectorProcess
 from infer_lifting import LiftedPerson, lift_detection
 from infer_outputs import InputFailed, coco17_keypoints, output_paths, pose_record, to_json, write_bvh
 from model import Lifter
@@ -280,6 +280,9 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
             outputs.discard()
             raise
         print(f"\nstopped by Ctrl-C after {outputs.frames} frames", file=sys.stderr)
+    except DetectorFailed as err:  # the batch goes on: the next stream starts a detector process of its own
+        outputs.discard()
+        raise InputFailed(f"{source}: {err}; the input was abandoned and nothing of it was written.") from None
     except BaseException:
         outputs.discard()
         raise
@@ -289,6 +292,7 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
         outputs.discard()
         raise InputFailed(f"{source}: no frame could be read from the {'camera' if is_camera else 'video'}.")
     written = outputs.finish()
-    gaps = f"; in {stem}.bvh the other {outputs.frames - outputs.with_person} keep the last pose" if options.bvh else ""
+    gaps = (f"; in {stem}.bvh the other {outputs.frames - outputs.with_person} keep the last pose"
+            if options.bvh and outputs.with_person else "")
     print(f"{stem}: {stats.summary()}; a person in {outputs.with_person} of {outputs.frames} frames" + gaps)
     return written + ([write_bvh(outputs.track, out_dir / f"{stem}.bvh", source)] if options.bvh else [])

@@ -90,3 +90,13 @@ def test_quick_start_lifts_the_bundled_photo(tmp_path):
     assert 5 < bones.min() and bones.max() < 650  # no collapsed bone, none longer than an adult's thigh
     head, pelvis = pose3d[sk.J["head"]], pose3d[sk.ROOT]
     assert head[1] < pelvis[1] - 300  # upright: the head is well above the pelvis (y points down)
+
+
+def test_every_requirement_is_pinned_to_a_tested_version():
+    """A fresh install next year must resolve what the tests passed with (issue: installs that still work)."""
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line]
+    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.]*", r) for r in requirements), requirements
+    names = {r.split("==")[0].lower() for r in requirements}
+    assert {"torch", "torch-geometric", "mediapipe", "numpy", "opencv-contrib-python", "onnx", "onnxruntime",
+            "onnxscript", "matplotlib", "scipy", "h5py", "tqdm", "pytest"} <= names
