@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,8 +87,16 @@ def output_problem(path: str | os.PathLike, force: bool = True) -> str | None:
         return f"{path} already exists; pass --force to overwrite it or choose another name"
     if not folder.is_dir():
         return f"the folder of {path} does not exist; create it first"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write into {folder} (permission denied); choose another folder"
+    return folder_problem(folder)
+
+
+def folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why no file can be written into an existing folder (None: it can)."""
+    try:  # os.access says yes to root everywhere, even on /sys: only a real file tells
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        return f"cannot write into {folder} ({err.strerror})"
     return None
 
 

@@ -40,7 +40,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,6 @@ import torch
 import torch.utils.flop_counter as flop_counter
 
 import augmentation
-import bvh
 import data_loader as dl
 import export_model
 import infer_video
@@ -58,12 +58,16 @@ import model_input as mi
 import pipeline
 import skeleton_utils as sk
 import training_step as recipe
-from atomic import write_json
+from atomic import output_problem, write_json
 from checkpoints import CheckpointError, default_weights, load_lifter, resolve_device
 from detector import MEDIAPIPE_MODEL_COMPLEXITY, PoseDetector, native_stderr_silenced
+from infer_outputs import InputFailed
 from model import ARCHITECTURES, Lifter, build_model, count_parameters
 
 THROUGHPUT_BATCH = 1024
+LATENCY_THREADS = 1  # batch-1 latency is timed with one PyTorch thread, as infer.py runs the model
+# A 1-minute load average above this share of the cores means other work was running: figures are rough.
+BUSY_LOAD_SHARE = 0.3
 TRAIN_BATCH = recipe.DEFAULT_BATCH_SIZE
 FLOP_COUNT_BATCH = 8
 MEDIAPIPE_IMAGE = "grace_hopper.jpg"  # a sample image that ships with matplotlib
@@ -119,8 +123,20 @@ def machine_info(devices: list[torch.device]) -> dict:
 def describe_machine(info: dict) -> str:
     gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
     load = "" if info["load_average_1min"] is None else f"; load average {info['load_average_1min']:.2f} at the start"
-    return (f"Machine: {info['cpu']}, {info['cores']} cores{gpu}; torch {info['torch']} "
-            f"({info['torch_threads']} CPU threads), onnxruntime {info['onnxruntime']}{load}")
+    text = (f"Machine: {info['cpu']}, {info['cores']} cores{gpu}; torch {info['torch']} "
+            f"({info['torch_threads']} CPU threads for batches, {LATENCY_THREADS} for batch-1 latency as infer.py), "
+            f"onnxruntime {info['onnxruntime']}{load}")
+    busy = busy_warning(info)
+    return text + (f"\n{busy}" if busy else "")
+
+
+def busy_warning(info: dict) -> str | None:
+    """A warning when the machine was busy at the start (the figures then measure the contention too)."""
+    load = info["load_average_1min"]
+    if load is None or load <= BUSY_LOAD_SHARE * info["cores"]:
+        return None
+    return (f"warning: the load average was {load:.2f} on {info['cores']} cores when this started: other processes "
+            f"were running, so these figures are slower and noisier than the machine is; rerun on an idle machine.")
 
 
 def devices_to_benchmark(name: str) -> list[torch.device]:
@@ -150,6 +166,16 @@ def call_times(fn: Callable[[], object], device: torch.device, settings: Setting
         synchronize(device)
         times.append(time.perf_counter() - start)
     return times
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def median_seconds(fn: Callable[[], object], device: torch.device, settings: Settings) -> float:
@@ -291,8 +317,10 @@ def benchmark_runner(run: export_model.Runner, lifter: Lifter, device: torch.dev
     """Batch-1 latency and batch-1024 throughput of a runner (and, optionally, peak memory at batch 1024)."""
     one = export_model.example_joints(lifter, 1).numpy()
     many = export_model.example_joints(lifter, THROUGHPUT_BATCH).numpy()
+    with torch_threads(LATENCY_THREADS):  # as infer.py lifts: more threads only wait on each other at batch 1
+        latency = median_seconds(lambda: run(one), device, settings)
     result = {
-        "latency_b1_ms": 1e3 * median_seconds(lambda: run(one), device, settings),
+        "latency_b1_ms": 1e3 * latency,
         "poses_per_s_b1024": THROUGHPUT_BATCH / median_seconds(lambda: run(many), device, settings),
     }
     if measure_memory:
@@ -462,7 +490,12 @@ def benchmark_video(clip: str | None, weights: str, quick: bool) -> dict:
         else:
             described = clip
         alone = mediapipe_alone(clip)
-        whole = whole_pipeline(clip, fast)
+        if not alone["frames"]:
+            raise SystemExit(f"error: --video {clip}: no frame could be read (empty, corrupt, or a codec OpenCV lacks).")
+        try:
+            whole = whole_pipeline(clip, fast)
+        except InputFailed as err:
+            raise SystemExit(f"error: --video {err}") from None
     return {"clip": described, "mediapipe_alone": alone, "pipeline": whole, "ratio": whole["fps"] / alone["fps"]}
 
 
@@ -582,16 +615,20 @@ def benchmark_data_loading(args: argparse.Namespace) -> dict:
     except dl.DatasetError as err:
         raise SystemExit(f"error: {err}") from err
     seconds = time.perf_counter() - started
-    clips = [p for p in mocap.find_clips(args.mocap) if p.suffix.lower() == ".bvh"] if args.mocap else []
+    clips = mocap.find_clips(args.mocap) if args.mocap and not args.mocap[0].endswith(".npz") else []
+    largest = {suffix: max((p for p in clips if p.suffix.lower() == suffix), key=lambda p: p.stat().st_size, default=None)
+               for suffix in (".bvh", ".amc")}
     return {"source": name, "poses": len(arrays["pose2d"]), "seconds": seconds,
             "poses_per_s": len(arrays["pose2d"]) / seconds,
-            "bvh_import": bvh_import(max(clips, key=lambda p: p.stat().st_size)) if clips else None}
+            "bvh_import": clip_import(largest[".bvh"]) if largest[".bvh"] else None,
+            "amc_import": clip_import(largest[".amc"], args.mocap_asf, args.mocap_amc_fps) if largest[".amc"] else None}
 
 
-def bvh_import(path) -> dict:
-    """Seconds to parse one BVH file and to turn it into the 28 joints (forward kinematics, rig table, placement)."""
+def clip_import(path, asf: str | None = None, amc_fps: float = 120.0) -> dict:
+    """Seconds to parse one clip (BVH, or ASF/AMC with its skeleton) and to turn it into the 28 joints
+    (forward kinematics, rig table, placement)."""
     started = time.perf_counter()
-    clip = bvh.read_bvh(path)
+    clip = mocap.read_clip(path, asf, amc_fps)
     parsed = time.perf_counter()
     mocap.clip_to_mpiinf(clip)
     return {"clip": str(path), "frames": len(clip.values), "joints": len(clip.skeleton.names),
@@ -601,11 +638,13 @@ def bvh_import(path) -> dict:
 def data_report(data: dict) -> str:
     text = (f"Loading the poses: {data['source']}: {data['poses']:,} poses in {data['seconds']:.2f} s "
             f"({data['poses_per_s']:,.0f} poses/s)")
-    if data["bvh_import"]:
-        bvh = data["bvh_import"]
-        text += (f"\nBVH import of the largest clip, {bvh['clip']} ({bvh['frames']:,} frames, {bvh['joints']} joints "
-                 f"with End Sites): parse {bvh['parse_s']:.2f} s + forward kinematics and the 28 joints "
-                 f"{bvh['joints_s']:.2f} s = {bvh['parse_s'] + bvh['joints_s']:.2f} s")
+    for key, kind in (("bvh_import", "BVH"), ("amc_import", "ASF/AMC")):
+        clip = data.get(key)
+        if clip:
+            total = clip["parse_s"] + clip["joints_s"]
+            text += (f"\n{kind} import of the largest clip, {clip['clip']} ({clip['frames']:,} frames, {clip['joints']} "
+                     f"joints with End Sites): parse {clip['parse_s']:.2f} s + forward kinematics and the 28 joints "
+                     f"{clip['joints_s']:.2f} s = {total:.2f} s ({1e4 * total / clip['frames']:.2f} s per 10,000 frames)")
     return text
 
 
@@ -630,8 +669,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise SystemExit(f"error: --json {args.json}: its folder does not exist; create it or choose another path.")
+    problem = args.json and output_problem(args.json)
+    if problem:
+        raise SystemExit(f"error: --json {problem}.")
+    # The inputs first: a broken clip or file is reported before minutes of timing, not after.
+    data_loading = benchmark_data_loading(args) if args.data or args.synthetic or args.mocap else None
     if args.video is not None:
         if args.video and not os.path.isfile(args.video):
             raise SystemExit(f"error: --video {args.video}: no such file.")
@@ -642,9 +684,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)
         print(report(results))
-    if args.data or args.synthetic or args.mocap:
-        results["data_loading"] = benchmark_data_loading(args)
-        print("\n" + data_report(results["data_loading"]))
+    if data_loading:
+        results["data_loading"] = data_loading
+        print("\n" + data_report(data_loading))
     if args.json:
         write_json(args.json, results)
         print(f"\nwrote {args.json}")

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 import skeleton_utils as sk
-from atomic import atomic_outputs
+from atomic import atomic_outputs, output_problem
 from checkpoints import WEIGHTS_HELP, CheckpointError, default_weights, load_lifter
 from model import Lifter
 
@@ -219,9 +219,10 @@ def parity_errors(lifter: Lifter, run: Runner, batch_sizes=PARITY_BATCH_SIZES) -
 
 
 def check_destination(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ExportError(f"{path}: the folder {folder} does not exist; create it or choose another output path.")
+    """Before the export: a destination that cannot be written is refused, naming it."""
+    problem = output_problem(path)
+    if problem:
+        raise ExportError(f"{path}: {problem}; choose another output path.")
 
 
 def write_checked(lifter: Lifter, metadata: dict, fmt: str, tmp: Path, path: str) -> ExportResult:
@@ -230,7 +231,7 @@ def write_checked(lifter: Lifter, metadata: dict, fmt: str, tmp: Path, path: str
     try:
         write(lifter, metadata, str(tmp))
     except Exception as err:  # tracer and exporter failures come in many types
-        raise ExportError(f"{fmt} export failed: {type(err).__name__}: {err}") from err
+        raise ExportError(f"{path}: {fmt} export failed: {type(err).__name__}: {err}") from err
     errors = parity_errors(lifter, load_runner(str(tmp)))
     worst = max(errors.values())
     if not worst <= PARITY_TOLERANCE_MM:  # also catches NaN

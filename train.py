@@ -44,7 +44,7 @@ import metrics
 import model as mdl
 import model_input as mi
 import training_step
-from atomic import atomic_path
+from atomic import atomic_path, folder_problem
 
 BEST_WEIGHTS = ckpt.TRAINED_WEIGHTS
 LAST_CHECKPOINT = "last_checkpoint.pth"
@@ -218,9 +218,9 @@ def check_output_folder(args: argparse.Namespace) -> None:
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise SystemExit(f"error: --out {args.out}: {existing} is a file, not a folder; choose another --out.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SystemExit(f"error: --out {args.out}: cannot write into {existing} (permission denied); "
-                         f"choose another --out.")
+    problem = folder_problem(existing)
+    if problem:
+        raise SystemExit(f"error: --out {args.out}: {problem}; choose another --out.")
     if args.resume or args.force:
         return
     found = [name for name in (BEST_WEIGHTS, LAST_CHECKPOINT) if os.path.exists(os.path.join(args.out, name))]

@@ -107,3 +107,46 @@ def test_loading_bvh_clips_also_times_importing_the_largest(tmp_path):
     assert loading["poses"] > 0 and bvh["parse_s"] > 0 and bvh["joints_s"] > 0
     assert "BVH import of the largest clip" in benchmark.data_report(loading)
     assert benchmark.benchmark_data_loading(benchmark.parse_args(["--synthetic", "10"]))["bvh_import"] is None
+
+
+def test_loading_amc_clips_times_the_largest_too(tmp_path):
+    from test_asf_amc import cmu_like_clip
+    cmu_like_clip(tmp_path, frames=40)
+    loading = benchmark.benchmark_data_loading(benchmark.parse_args(["--mocap", str(tmp_path), "--mocap-views", "1"]))
+    assert loading["amc_import"]["frames"] == 40 and loading["bvh_import"] is None
+    assert "ASF/AMC import of the largest clip" in benchmark.data_report(loading) and "per 10,000 frames" in benchmark.data_report(loading)
+
+
+def test_a_broken_clip_is_reported_before_any_timing(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.bvh"
+    broken.write_text("HIERARCHY\nROOT Hips\n{\n")
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda *a, **k: pytest.fail("timed the models first"))
+    with pytest.raises(SystemExit, match="broken.bvh"):
+        benchmark.main(["--quick", "--mocap", str(broken)])
+
+
+def test_an_empty_video_is_a_clear_error(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    result = subprocess.run([sys.executable, benchmark.__file__, "--video", str(empty), "--quick"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 1 and "empty.mp4: no frame could be read" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_batch_1_latency_is_timed_at_one_thread_and_a_busy_machine_is_named(monkeypatch):
+    seen = []
+    lifter = benchmark.random_lifter("mlp")
+
+    def run(joints):
+        seen.append((len(joints), torch.get_num_threads()))
+        return joints
+
+    with benchmark.torch_threads(2):
+        benchmark.benchmark_runner(run, lifter, CPU, benchmark.settings_for(True, CPU))
+        assert torch.get_num_threads() == 2
+    assert {threads for size, threads in seen if size == 1} == {1}
+    assert {threads for size, threads in seen if size > 1} == {2}
+    busy = {"load_average_1min": 3.5, "cores": 2}
+    assert "warning: the load average was 3.50 on 2 cores" in benchmark.busy_warning(busy)
+    assert benchmark.busy_warning({"load_average_1min": 0.1, "cores": 2}) is None
