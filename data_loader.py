@@ -154,7 +154,11 @@ def _split_one(arrays: dict[str, np.ndarray], val_fraction: float, seed: int) ->
             return np.flatnonzero(~is_val), np.flatnonzero(is_val), description
     order = rng.permutation(n)
     n_val = max(1, int(round(val_fraction * n))) if n > 1 else 0
-    description = f"seeded random split (no subject or sequence ids in the file): {n_val} poses held out"
+    present = [key for key in ("subject", "sequence") if key in arrays]
+    why = (f"only one {' and one '.join(present)} in the file, so no whole one can be held out, and held-out frames "
+           f"sit beside training frames of the same motion: give more clips" if present
+           else "no subject or sequence ids in the file")
+    description = f"seeded random split ({why}): {n_val} poses held out"
     return np.sort(order[n_val:]), np.sort(order[:n_val]), description
 
 

@@ -31,6 +31,8 @@ from model import Lifter
 
 # With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
 PERSON_BVH_ENDING = "_person{id}.bvh"
+MAX_FIGURE_PEOPLE = 12  # a crowd's figure would grow without bound (1,000 people: 141,196 px tall)
+SUMMARY_LINES = 20  # people and problems listed in the printed summary, at most
 
 
 @dataclass
@@ -86,12 +88,16 @@ def keypoint_frame_record(index: int, fps: float, frame: kp.Frame, people: list[
 
 
 def people_figure(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], weights: Path):
-    """The 3D figure of the frame with the most people (the first such), one panel per person."""
+    """The 3D figure of the frame with the most people (the first such), one panel per person: the
+    MAX_FIGURE_PEOPLE largest in the image when there are more, and the title says how many were left out."""
     index = max(range(len(lifted)), key=lambda f: len(lifted[f]))
     people = lifted[index]
+    shown = sorted(people, key=lambda p: -kp.pose_sizes(p.joints2d[None])[0])[:MAX_FIGURE_PEOPLE]
+    left_out = (f"; the {len(shown)} largest in the image shown, {len(people) - len(shown)} left out"
+                if len(shown) < len(people) else "")
     return visualize.figure_people_3d(
-        [person.joints3d for person in people], [f"id {person.id}" for person in people],
-        title=f"{sequence.path.name}, frame {sequence.frames[index].name} ({len(people)} people), "
+        [person.joints3d for person in shown], [f"id {person.id}" for person in shown],
+        title=f"{sequence.path.name}, frame {sequence.frames[index].name} ({len(people)} people{left_out}), "
               f"lifted by {weights.name}")
 
 
@@ -148,7 +154,8 @@ def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[Lift
 
 
 def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrack], bvh: bool = False) -> str:
-    """What was lifted, who was tracked where (with bvh: the gaps in their BVH), and every problem met."""
+    """What was lifted, who was tracked where (with bvh: the gaps in their BVH), and the problems met:
+    SUMMARY_LINES of each at most, and how many more (every problem is in the JSON lines too)."""
     total = len(sequence.frames)
     empty = [frame.name for frame in sequence.frames if not frame.people and not frame.problems]
     lines = [f"{sequence.path}: {sequence.format} keypoints, {sequence.layout.name} layout, {len(sequence.frames)} frames, "
@@ -157,12 +164,16 @@ def keypoint_summary(sequence: kp.KeypointSequence, tracks: dict[int, PersonTrac
     lines += [f"  id {t.id}: {len(t.frames)} frames ({sequence.frames[t.frames[0]].name} to "
               f"{sequence.frames[t.frames[-1]].name})"
               + (f"; in its BVH the other {gaps[t.id]} hold its last (or first) pose" if gaps.get(t.id) else "")
-              for t in tracks.values()]
+              for t in list(tracks.values())[:SUMMARY_LINES]]
+    if len(tracks) > SUMMARY_LINES:
+        lines.append(f"  ... and {len(tracks) - SUMMARY_LINES} more people (every id is in the JSON lines)")
     if empty:
         lines.append(f"  no people in {len(empty)} frames: {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}")
     if sequence.problems:
         lines.append(f"  {len(sequence.problems)} problem(s); those frames or people were skipped:")
-        lines += [f"    {problem}" for problem in sequence.problems]
+        lines += [f"    {problem}" for problem in sequence.problems[:SUMMARY_LINES]]
+        if len(sequence.problems) > SUMMARY_LINES:
+            lines.append(f"    ... and {len(sequence.problems) - SUMMARY_LINES} more (each frame's are in its JSON line)")
     return "\n".join(lines)
 
 

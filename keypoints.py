@@ -26,7 +26,6 @@ rate, a fast jump), gets a new id; ids are never reused.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +138,10 @@ def _is_instance(item) -> bool:
     return isinstance(item, dict) and "keypoints" in item and "keypoint_scores" in item
 
 
+FORMAT_NAMES = {"coco": "COCO keypoint results", "coco-annotations": "COCO annotation", "mmpose": "MMPose predictions",
+                "openpose": "OpenPose", "mmpose-frame": "MMPose frame"}
+
+
 def _format_of(data) -> str | None:
     """'openpose', 'coco', 'coco-annotations', 'mmpose', 'mmpose-frame' (one image's instances) or None."""
     if isinstance(data, dict):
@@ -196,6 +199,9 @@ def _read_folder(folder: Path) -> tuple[str, list[Frame]]:
                 frames.append(_openpose_frame(file, name, data))
             elif fmt == "mmpose-frame":
                 frames.append(_mmpose_frame(file, name, data))
+            elif fmt is not None:  # a whole sequence's file (COCO, MMPose predictions) among per-frame files
+                raise KeypointError(f"{file}: a {FORMAT_NAMES[fmt]} file, which holds a whole sequence, in a folder "
+                                    f"of per-frame files: the folder mixes formats. Give it alone (--keypoints {file}).")
             else:
                 raise _unknown(file, data)
             formats.add("openpose" if fmt == "openpose" else "mmpose")
@@ -379,19 +385,31 @@ def frame_intrinsics(frames: list[Frame], images: list[Path | None],
 # ---------------------------------------------------------------------------
 # Tracking
 # ---------------------------------------------------------------------------
-def pose_size(joints: np.ndarray) -> float:
-    """RMS distance of the seen (x, y, seen) joints from their centre, in pixels."""
-    seen = joints[joints[:, 2] > 0, :2]
-    return float(np.sqrt(((seen - seen.mean(0)) ** 2).sum(1).mean())) if len(seen) else 0.0
+def pose_sizes(joints: np.ndarray) -> np.ndarray:
+    """(N,) RMS distance of the seen joints of (N, J, 3) poses (x, y, seen) from their centre, in pixels (0: none seen)."""
+    seen = joints[..., 2] > 0
+    count = seen.sum(-1)
+    centre = (joints[..., :2] * seen[..., None]).sum(-2) / np.maximum(count, 1)[..., None]
+    spread = (((joints[..., :2] - centre[..., None, :]) ** 2).sum(-1) * seen).sum(-1) / np.maximum(count, 1)
+    return np.sqrt(spread)
 
 
-def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean distance between the joints seen in both (J, 3) poses, in units of the larger pose's size."""
-    shared = (a[:, 2] > 0) & (b[:, 2] > 0)
-    scale = max(pose_size(a), pose_size(b))
-    if shared.sum() < MIN_SHARED_JOINTS or scale <= 0:
-        return math.inf
-    return float(np.linalg.norm(a[shared, :2] - b[shared, :2], axis=1).mean() / scale)
+def pose_distances(a: np.ndarray, b: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """(A, B) mean distance between the joints seen in both of each pair of (A, J, 3) and (B, J, 3) poses, in
+    units of the larger pose's size; inf where fewer than MIN_SHARED_JOINTS are shared. Vectorised, a chunk of
+    rows at a time, so a thousand people cost a thousand-by-thousand array, not a million Python calls."""
+    out = np.empty((len(a), len(b)))
+    size_a, size_b = pose_sizes(a), pose_sizes(b)
+    for start in range(0, len(a), chunk):
+        rows = a[start:start + chunk]
+        shared = (rows[:, None, :, 2] > 0) & (b[None, :, :, 2] > 0)
+        gap = np.linalg.norm(rows[:, None, :, :2] - b[None, :, :, :2], axis=-1)
+        count = shared.sum(-1)
+        mean = (gap * shared).sum(-1) / np.maximum(count, 1)
+        scale = np.maximum(size_a[start:start + chunk, None], size_b[None, :])
+        out[start:start + chunk] = np.where((count >= MIN_SHARED_JOINTS) & (scale > 0), mean / np.maximum(scale, 1e-9),
+                                            np.inf)
+    return out
 
 
 @dataclass
@@ -418,7 +436,8 @@ class PoseTracker:
     def update(self, poses: list[np.ndarray]) -> list[int]:
         """The track id of each (J, 3) pose (x, y, seen) of the next frame."""
         ids = [0] * len(poses)
-        cost = np.array([[pose_distance(track.predicted(), pose) for pose in poses] for track in self._tracks])
+        cost = (pose_distances(np.stack([track.predicted() for track in self._tracks]), np.stack(poses))
+                if self._tracks and poses else np.zeros((0, 0)))
         matched = set()
         if cost.size:
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))

@@ -113,3 +113,11 @@ def test_mediapipe_input_is_built_by_the_shared_synthesis():
     assert np.allclose(inputs.numpy(), expected, atol=1e-3)
     full = dl.model_input_from_ground_truth(pose2d, "full")
     assert torch.equal(full[..., :2], pose2d) and torch.all(full[..., 2] == 1)
+
+
+def test_a_file_of_one_clip_says_why_its_split_is_random(tmp_path):
+    arrays = _arrays()
+    arrays.update(subject=np.zeros(40, np.int64), sequence=np.zeros(40, np.int64))
+    ds = dl.MPIINF3DHPDataset(_save(tmp_path, arrays), split="val")
+    assert "only one subject and one sequence in the file" in ds.describe()
+    assert "no subject or sequence ids" not in ds.describe()

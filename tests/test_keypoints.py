@@ -380,3 +380,34 @@ def test_frame_intrinsics_take_the_known_size_else_the_image_file(tmp_path):
     frames = [kp.Frame("a", image_size=(1920, 1080)), kp.Frame("b"), kp.Frame("c")]
     a, b, c = kp.frame_intrinsics(frames, [image, image, None], focal=1000.0)
     assert a.tolist() == [1000, 1000, 960, 540] and b.tolist() == [1000, 1000, 320, 240] and c is None
+
+
+def test_a_coco_file_in_an_openpose_folder_is_named_as_mixing_formats(openpose_folder, poses):
+    coco = [{"image_id": 1, "category_id": 1, "keypoints": as_layout(poses[0], sk.COCO17).ravel().tolist(), "score": 0.9}]
+    write_json(openpose_folder / "results.json", coco)
+    sequence = kp.read_keypoints(openpose_folder)
+    problems = "\n".join(sequence.problems)
+    assert "results.json: a COCO keypoint results file, which holds a whole sequence, in a folder of per-frame " \
+           "files: the folder mixes formats" in problems
+    assert "not a keypoint format this reads" not in problems.split("results.json")[1].split("\n")[0]
+
+
+def test_a_crowd_keeps_the_figure_and_the_summary_bounded(tmp_path, poses, capsys):
+    import matplotlib.image
+    folder = tmp_path / "crowd"
+    folder.mkdir()
+    base = poses[0] - poses[0].min(0)
+    base = base / base.max() * 150
+    for t in range(2):
+        people = [as_layout(base + (200 * (k % 15) + 2 * t, 200 * (k // 15)), sk.BODY25) for k in range(150)]
+        write_json(folder / f"crowd_{t:012d}_keypoints.json", openpose_frame(people))
+    out = tmp_path / "out"
+    assert lift_keypoints(str(folder), "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert "150 people tracked" in printed and "... and 130 more people" in printed
+    assert printed.count("\n  id ") == 20
+    height, width = matplotlib.image.imread(out / "crowd_people3d.png").shape[:2]
+    assert height * width < 4000 * 4000  # twelve panels, not 150
+    records = [json.loads(line) for line in (out / "crowd_people.jsonl").read_text().splitlines()]
+    assert [len(r["people"]) for r in records] == [150, 150]
+    assert sorted(p["id"] for p in records[1]["people"]) == list(range(1, 151))  # everyone kept their id
