@@ -345,7 +345,7 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
         pose, clip = load_clip_joints(path, units, asf, amc_fps)
         step = max(1, round(clip.fps / fps))
         if clip.fps < fps:
-            slower.append(f"{path.name} ({clip.fps:g} fps)")
+            slower.append(f"{path.name} ({clip.fps:.4g} fps)")
         frames = np.arange(0, len(pose), step)
         pose = pose[frames]
         held = is_validation_clip(path, validation)

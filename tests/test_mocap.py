@@ -321,3 +321,14 @@ def test_the_shared_cgspeed_clips_are_read_in_acclaim_units():
     assert mocap.infer_unit(mocap.clip_to_mpiinf(clip)) == "acclaim"
     assert 1400 < bodies.standing_height(joints) < 1700
     assert joints[:, sk.J["pelvis"], 1].min() < 600  # sitting on a chair: the pelvis near seat height
+
+
+def test_a_rate_above_the_clips_says_the_clips_own_rate_is_used(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_cmu_clip(folder / "walk.bvh", frames=12)
+    said = []
+    arrays = mocap.import_clips([str(folder)], fps=1000, views=1, say=said.append)
+    assert len(arrays["pose2d"]) == 12  # every frame, not 1000 a second
+    assert any("run slower than --fps 1000, so all their frames are kept, at their own rate: walk.bvh (120 fps)" in s
+               for s in said), said
