@@ -56,7 +56,8 @@ from infer_lifting import load_for_inference
 from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, media_outputs,
                            output_folder, refuse_existing)
 from infer_photo import process_image
-from infer_video import FALLBACK_FPS, OneEuroFilter, StreamOptions, process_stream
+from infer_video import FALLBACK_FPS, StreamOptions, process_stream
+from smoothing import OneEuroFilter
 from model import Lifter
 
 

@@ -10,6 +10,10 @@ so train.py uses mpjpe() as its loss). Protocols as in the literature:
 - Limb angle: degrees between the predicted and true directions of the upper arms, forearms,
   thighs and shins (skeleton_utils.LIMBS). Blind to body size and to where a data source puts
   its joint centres along a limb, it compares fairly across data sets.
+- MPJVE (mm/frame): mean per-joint error of the velocity, the frame-to-frame displacement, over a run
+  of consecutive frames; acceleration error (mm/frame^2): the same of the second difference
+  (Kanazawa et al. 2019, VIBE, MotionBERT). Both measure jitter: a lifter whose poses are each right
+  but shake scores badly, and they are reported at the data's frame rate.
 - PCK: percentage of joints closer than 150 mm; AUC: PCK averaged over the thresholds
   0, 5, ..., 150 mm. As in the official MPI-INF-3DHP evaluation, a joint counts as correct
   when its error is strictly below the threshold.
@@ -82,6 +86,18 @@ def n_mpjpe(pred, target):
     p, t = _as_tensor(pred), _as_tensor(target)
     scale = (p * t).sum((-1, -2), keepdim=True) / p.pow(2).sum((-1, -2), keepdim=True).clamp_min(1e-12)
     return mpjpe(_like(scale * p, pred), target)
+
+
+def mpjve(pred, target):
+    """Mean per-joint velocity error of a run of consecutive frames (T, J, 3), mm/frame (needs T >= 2)."""
+    p, t = _as_tensor(pred), _as_tensor(target)
+    return mpjpe(_like(torch.diff(p, dim=0), pred), _like(torch.diff(t, dim=0), pred))
+
+
+def acceleration_error(pred, target):
+    """Mean per-joint acceleration error of a run of consecutive frames (T, J, 3), mm/frame^2 (needs T >= 3)."""
+    p, t = _as_tensor(pred), _as_tensor(target)
+    return mpjpe(_like(torch.diff(p, n=2, dim=0), pred), _like(torch.diff(t, n=2, dim=0), pred))
 
 
 def pck(errors, threshold: float = PCK_THRESHOLD_MM):

@@ -19,6 +19,7 @@ import skeleton_utils as sk
 import visualize
 import infer_video
 import infer_lifting
+import smoothing
 import checkpoints as ckpt
 
 REPO = Path(__file__).resolve().parents[1]
@@ -389,7 +390,7 @@ FPS = 30.0
 
 
 def filtered(signal: np.ndarray, **params) -> np.ndarray:
-    one_euro = infer_video.OneEuroFilter(**params)
+    one_euro = smoothing.OneEuroFilter(**params)
     return np.array([one_euro(x, i / FPS) for i, x in enumerate(signal)])
 
 
@@ -409,7 +410,7 @@ def test_one_euro_follows_fast_motion_with_little_lag():
 
 
 def test_one_euro_restarts_after_reset_and_needs_increasing_time():
-    one_euro = infer_video.OneEuroFilter()
+    one_euro = smoothing.OneEuroFilter()
     one_euro(np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="increase"):
         one_euro(np.ones(3), 0.0)

@@ -108,3 +108,28 @@ def test_compute_metrics_returns_every_number(poses):
     assert all(v == pytest.approx(102.0) for v in result["per_joint_mpjpe"].values())
     with pytest.raises(ValueError, match="joint names"):
         metrics.compute_metrics(poses, poses, sk.TEST17_NAMES)
+
+
+def test_mpjve_and_acceleration_error_against_hand_computed_values():
+    target = np.zeros((4, 2, 3))
+    target[:, 0, 0] = [0.0, 10.0, 20.0, 30.0]  # a joint moving 10 mm a frame: no acceleration
+    pred = target.copy()
+    pred[2, 0, 0] += 3.0  # one frame 3 mm off along x
+    # velocities: errors 0, +3, -3 on joint 0 over 3 steps x 2 joints -> (3 + 3) / 6 = 1 mm/frame
+    assert metrics.mpjve(pred, target) == pytest.approx(1.0)
+    # second differences of the error 0, 0, 3, 0 along x: 3, -6 on joint 0, none on joint 1 -> (3 + 6) / (2 x 2)
+    assert metrics.acceleration_error(pred, target) == pytest.approx(2.25)
+    shifted = target + np.array([5.0, -2.0, 1.0])  # a constant offset jitters not at all
+    assert metrics.mpjve(shifted, target) == pytest.approx(0.0) and metrics.acceleration_error(shifted, target) == 0.0
+    assert isinstance(metrics.mpjve(torch.as_tensor(pred), torch.as_tensor(target)), torch.Tensor)
+
+
+def test_the_centred_moving_average_shrinks_its_window_at_the_edges():
+    import smoothing
+    values = np.array([0.0, 3.0, 6.0, 9.0, 30.0])[:, None]
+    np.testing.assert_allclose(smoothing.moving_average(values, 3)[:, 0], [0.0, 3.0, 6.0, 15.0, 30.0])
+    np.testing.assert_allclose(smoothing.moving_average(values, 5)[:, 0], [0.0, 3.0, 9.6, 15.0, 30.0])
+    line = np.arange(20.0)[:, None, None] * np.ones((1, 28, 3))
+    np.testing.assert_allclose(smoothing.moving_average(line, 9), line)  # a steady motion passes unchanged
+    with pytest.raises(ValueError, match="odd number of frames"):
+        smoothing.moving_average(values, 4)
