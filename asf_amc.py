@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bvh import END_SITE_SUFFIX, Clip, Skeleton, first_non_number
-from geometry import axis_rotation, euler_angles
+from geometry import euler_angles, turn
 
 AXES = {"x": 0, "y": 1, "z": 2}
 ROTATIONS = ("rx", "ry", "rz")
@@ -77,7 +77,8 @@ def _read_lines(path: str) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return [line.split("#", 1)[0] for line in text.splitlines()]
+    lines = text.splitlines()
+    return [line.split("#", 1)[0] for line in lines] if "#" in text else lines
 
 
 def _floats(words: list[str], path: str, line_no: int, what: str) -> list[float]:
@@ -92,8 +93,8 @@ def rotation_of(angles: np.ndarray, order: str | list[str]) -> np.ndarray:
     ["rx", "rz"]), the first listed applied first: "XYZ" gives Rz @ Ry @ Rx."""
     axes = [AXES[a[-1].lower()] for a in order]
     out = np.broadcast_to(np.eye(3), np.shape(angles)[:-1] + (3, 3)).copy()
-    for k, axis in enumerate(axes):
-        out = axis_rotation(axis, angles[..., k]) @ out
+    for k in reversed(range(len(axes))):  # R_last @ ... @ R_first, built from the left by right products
+        out = turn(out, axes[k], angles[..., k])
     return out
 
 
@@ -360,35 +361,34 @@ def _regular_motion_values(lines: list[str], skeleton: AsfSkeleton) -> tuple[dic
     """_motion_values() for the usual file, vectorised: after the header, every frame lists the same bones in
     the same order and the frame numbers count up by one. None for any other file (the careful parser then
     reads it, and names the line of any problem)."""
-    start = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(":")), None)
+    body = [line for line in lines if line.strip()]
+    start = next((i for i, line in enumerate(body) if not line.lstrip().startswith(":")), None)
     if start is None:
         return None
-    header = " ".join(lines[:start]).upper()
+    header = " ".join(body[:start]).upper()
     degrees = ":DEGREES" in header or (skeleton.degrees and ":RADIANS" not in header)
-    tokens = np.array(" ".join(lines[start:]).split())
     counts = {"root": len(skeleton.root_order), **{n: len(b.dof) for n, b in skeleton.bones.items() if b.dof}}
-    if not len(tokens) or not tokens[0].isdigit():
+    body = body[start:]
+    width = 1 + len(counts)  # the frame number's line, then one line per bone with dof
+    if not body or len(body) % width:
         return None
-    layout, i = [], 1  # (bone, column of its first value) in one frame
-    while i < len(tokens) and not tokens[i].isdigit():
-        if tokens[i] not in counts or any(tokens[i] == name for name, _ in layout):
+    numbers = [line.strip() for line in body[::width]]
+    if not all(n.isdigit() for n in numbers) or any(int(b) - int(a) != 1 for a, b in zip(numbers, numbers[1:])):
+        return None
+    values = {}
+    for k in range(1, width):
+        column = body[k::width]  # one bone's line in every frame
+        name = column[0].split(None, 1)[0]
+        prefix = name + " "
+        if name not in counts or name in values or not all(line.lstrip().startswith(prefix) for line in column):
             return None
-        layout.append((str(tokens[i]), i + 1))
-        i += 1 + counts[tokens[i]]
-    width = i
-    if len(layout) != len(counts) or len(tokens) % width:
-        return None
-    grid = tokens.reshape(-1, width)
-    for name, column in layout:
-        if not (grid[:, column - 1] == name).all():
+        try:  # float() semantics: a malformed number raises (numpy.fromstring would read it as -1)
+            flat = np.array(" ".join(column).replace(prefix, " ").split(), dtype=np.float64)
+        except ValueError:
             return None
-    try:
-        numbers = grid[:, 0].astype(np.int64)
-        values = {name: grid[:, column:column + counts[name]].astype(np.float64) for name, column in layout}
-    except ValueError:
-        return None
-    if not (np.diff(numbers) == 1).all() or not all(np.isfinite(v).all() for v in values.values()):
-        return None
+        if flat.size != len(column) * counts[name] or not np.isfinite(flat).all():
+            return None
+        values[name] = flat.reshape(len(column), counts[name])
     return values, degrees
 
 
@@ -404,7 +404,7 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
     for child, parent in skeleton.parents.items():
         children.setdefault(parent, []).append(child)
 
-    names, parents, offsets, channels, columns = [], [], [], [], []
+    names, parents, offsets, channels, columns, rotations = [], [], [], [], [], []
 
     def add(name: str, parent: int, offset: np.ndarray, stretch: np.ndarray | None, turn: np.ndarray | None) -> int:
         names.append(name)
@@ -417,6 +417,7 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
         if turn is not None:
             joint_channels += ["Zrotation", "Yrotation", "Xrotation"]
             columns.append(euler_angles(turn, (2, 1, 0)))
+        rotations.append(np.broadcast_to(np.eye(3), (frames, 3, 3)) if turn is None else turn)
         channels.append(joint_channels)
         return len(names) - 1
 
@@ -431,9 +432,9 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
 
     def visit(name: str, parent: int, offset: np.ndarray, stretch: np.ndarray | None) -> None:
         bone = skeleton.bones[name]
-        turn = (bone.axis @ _turn(values[name], bone.dof, degrees) @ bone.axis.T if bone.dof
-                else np.broadcast_to(np.eye(3), (frames, 3, 3)))
-        joint = add(name, parent, offset, stretch, turn)
+        local = (bone.axis @ _turn(values[name], bone.dof, degrees) @ bone.axis.T if bone.dof
+                 else np.broadcast_to(np.eye(3), (frames, 3, 3)))
+        joint = add(name, parent, offset, stretch, local)
         vector = bone.direction * bone.length
         own_stretch = _stretch(values[name], bone) if bone.dof else None
         for child in children.get(name, []):
@@ -444,4 +445,4 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
     for child in children.get("root", []):
         visit(child, root, np.zeros(3), None)
     skeleton_out = Skeleton(names, parents, np.array(offsets, dtype=np.float64), channels)
-    return Clip(path, skeleton_out, np.concatenate(columns, axis=1), 1.0 / fps)
+    return Clip(path, skeleton_out, np.concatenate(columns, axis=1), 1.0 / fps, np.stack(rotations, axis=1))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry import axis_rotation
+from geometry import turn
 
 AXES = {"X": 0, "Y": 1, "Z": 2}
 END_SITE_SUFFIX = "_end"  # an End Site is named after its joint: "Head" -> "Head_end"
@@ -54,6 +54,9 @@ class Clip:
     skeleton: Skeleton
     values: np.ndarray
     frame_time: float
+    # (F, J, 3, 3) each joint's rotation channels composed, when a reader has them already (asf_amc.py):
+    # forward kinematics then skips composing them again from the values.
+    local_rotations: np.ndarray | None = None
 
     @property
     def fps(self) -> float:
@@ -251,8 +254,10 @@ def local_transforms(clip: Clip, joints: list[int]) -> tuple[np.ndarray, np.ndar
                 k += 1
             else:
                 translation[:, row, axis] = clip.values[:, column]
+    if clip.local_rotations is not None:
+        return clip.local_rotations[:, joints], translation
     for (_, axis), (rows, columns) in sorted(steps.items()):
-        rotation[:, rows] = rotation[:, rows] @ axis_rotation(axis, clip.values[:, columns])
+        rotation[:, rows] = turn(rotation[:, rows], axis, clip.values[:, columns])
     return rotation, translation
 
 
@@ -274,7 +279,7 @@ def forward_kinematics(clip: Clip, joints: list[int] | None = None) -> tuple[np.
         idx = np.flatnonzero(depth == level)
         up = parent_row[idx]
         world_rot[:, idx] = world_rot[:, up] @ rotation[:, idx]
-        world_pos[:, idx] = world_pos[:, up] + (world_rot[:, up] @ translation[:, idx, :, None])[..., 0]
+        world_pos[:, idx] = world_pos[:, up] + np.einsum("...ij,...j->...i", world_rot[:, up], translation[:, idx])
     rows = [row[j] for j in wanted]
     return world_pos[:, rows], world_rot[:, rows]
 

@@ -36,13 +36,14 @@ def axis_rotation(axis: int, degrees: np.ndarray) -> np.ndarray:
 
 
 def turn(frame: np.ndarray, axis: int, degrees: np.ndarray) -> np.ndarray:
-    """frame @ axis_rotation(axis, degrees) for (n, 3, 3) frames, mixing two columns (no matrix product)."""
-    rad = np.radians(degrees)[:, None]
+    """frame @ axis_rotation(axis, degrees) for (..., 3, 3) frames and (...) angles, mixing two columns
+    (no matrix product)."""
+    rad = np.radians(degrees)[..., None]
     c, s = np.cos(rad), np.sin(rad)
     i, j = ((1, 2), (2, 0), (0, 1))[axis]
     out = frame.copy()
-    out[:, :, i] = frame[:, :, i] * c + frame[:, :, j] * s
-    out[:, :, j] = frame[:, :, j] * c - frame[:, :, i] * s
+    out[..., :, i] = frame[..., :, i] * c + frame[..., :, j] * s
+    out[..., :, j] = frame[..., :, j] * c - frame[..., :, i] * s
     return out
 
 

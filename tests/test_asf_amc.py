@@ -245,3 +245,16 @@ def test_a_real_hdm05_clip():
     assert mocap.subject_label(clip_path) == "hdm05/HDM_bd"
     assert mocap.is_validation_clip(HDM05 / "HDM_tr_squat1Reps_001_120.amc", mocap.DEFAULT_VALIDATION)
     assert not mocap.is_validation_clip(clip_path, mocap.DEFAULT_VALIDATION)
+
+
+def test_the_vectorised_reader_and_the_careful_one_agree(tmp_path):
+    amc = cmu_like_clip(tmp_path, frames=12)
+    skeleton = asf_amc.read_asf(tmp_path / "CMU_01.asf")
+    lines = asf_amc._read_lines(str(amc))
+    fast, degrees = asf_amc._regular_motion_values(lines, skeleton)
+    careful, careful_degrees = asf_amc._motion_values(lines, skeleton, str(amc))
+    assert degrees == careful_degrees and fast.keys() == careful.keys()
+    for name in careful:
+        np.testing.assert_array_equal(fast[name], careful[name])
+    broken = [line.replace("lfemur 1", "lfemur x1", 1) for line in lines]  # the careful reader must get it
+    assert asf_amc._regular_motion_values(broken, skeleton) is None or "x1" not in " ".join(broken)
