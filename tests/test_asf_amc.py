@@ -256,5 +256,8 @@ def test_the_vectorised_reader_and_the_careful_one_agree(tmp_path):
     assert degrees == careful_degrees and fast.keys() == careful.keys()
     for name in careful:
         np.testing.assert_array_equal(fast[name], careful[name])
-    broken = [line.replace("lfemur 1", "lfemur x1", 1) for line in lines]  # the careful reader must get it
-    assert asf_amc._regular_motion_values(broken, skeleton) is None or "x1" not in " ".join(broken)
+    broken = list(lines)
+    broken[next(i for i, line in enumerate(lines) if line.startswith("lfemur "))] = "lfemur x1 0 0"
+    assert asf_amc._regular_motion_values(broken, skeleton) is None  # left to the careful reader, which names it
+    with pytest.raises(asf_amc.AsfAmcError, match="'x1' is not a number"):
+        asf_amc._motion_values(broken, skeleton, str(amc))
