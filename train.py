@@ -139,8 +139,8 @@ def parse_args(argv: list[str], defaults: dict | None = None) -> argparse.Namesp
     for flag in ("bs", "epochs", "patience"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} must be at least 1")
-    if not args.lr > 0:
-        parser.error(f"--lr must be a positive learning rate, not {args.lr}")
+    if not args.lr >= 0:  # 0 is allowed: a frozen model (the early-stopping test uses it)
+        parser.error(f"--lr must be a learning rate of 0 or more, not {args.lr}")
     for flag in ("noise", "drop", "crop"):
         if not 0 <= getattr(args, flag) <= 1:
             parser.error(f"--{flag} must lie between 0 and 1, not {getattr(args, flag)}")

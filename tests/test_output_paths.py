@@ -39,7 +39,7 @@ def test_mocap_refuses_an_unwritable_out_before_importing(tmp_path, capsys, out,
 def test_train_refuses_an_unwritable_out_and_a_bad_lr_before_generating_data(tmp_path):
     started = time.perf_counter()
     for args, message in ((["--out", str(UNWRITABLE / "run")], "cannot write into /sys"),
-                          (["--lr", "-1", "--out", str(tmp_path)], "--lr must be a positive learning rate")):
+                          (["--lr", "-1", "--out", str(tmp_path)], "--lr must be a learning rate of 0 or more")):
         proc = subprocess.run([sys.executable, str(REPO / "train.py"), "--synthetic", "2000000", *args],
                               capture_output=True, text=True, cwd=tmp_path)
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
