@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,7 @@ def _read_lines(path: str) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    lines = text.splitlines()
-    return [line.split("#", 1)[0] for line in lines] if "#" in text else lines
+    return [line.split("#", 1)[0] if "#" in line else line for line in text.splitlines()]
 
 
 def _floats(words: list[str], path: str, line_no: int, what: str) -> list[float]:
@@ -361,7 +361,7 @@ def _regular_motion_values(lines: list[str], skeleton: AsfSkeleton) -> tuple[dic
     """_motion_values() for the usual file, vectorised: after the header, every frame lists the same bones in
     the same order and the frame numbers count up by one. None for any other file (the careful parser then
     reads it, and names the line of any problem)."""
-    body = [line for line in lines if line.strip()]
+    body = list(filter(None, lines))  # a line of spaces alone breaks the pattern: the careful parser takes over
     start = next((i for i, line in enumerate(body) if not line.lstrip().startswith(":")), None)
     if start is None:
         return None
@@ -380,7 +380,7 @@ def _regular_motion_values(lines: list[str], skeleton: AsfSkeleton) -> tuple[dic
         column = body[k::width]  # one bone's line in every frame
         name = column[0].split(None, 1)[0]
         prefix = name + " "
-        if name not in counts or name in values or not all(line.lstrip().startswith(prefix) for line in column):
+        if name not in counts or name in values or not all(map(str.startswith, column, repeat(prefix))):
             return None
         try:  # float() semantics: a malformed number raises (numpy.fromstring would read it as -1)
             flat = np.array(" ".join(column).replace(prefix, " ").split(), dtype=np.float64)
