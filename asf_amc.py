@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +65,8 @@ class AsfSkeleton:
 # ---------------------------------------------------------------------------
 # Reading text
 # ---------------------------------------------------------------------------
-def _read_lines(path: str) -> list[str]:
-    """The file's lines, comments (# to the end of a line) removed; UTF-8, else Latin-1 (lab files carry both)."""
+def _read_text(path: str) -> str:
+    """The file's text: UTF-8, else Latin-1 (lab files carry both)."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
@@ -75,10 +74,18 @@ def _read_lines(path: str) -> list[str]:
     if b"\0" in data[:4096]:
         raise AsfAmcError(f"{path}: not a text file (it holds NUL bytes); an .asf or .amc file is text.")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
+        return data.decode("latin-1")
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines, comments (# to the end of a line) removed."""
     return [line.split("#", 1)[0] if "#" in line else line for line in text.splitlines()]
+
+
+def _read_lines(path: str) -> list[str]:
+    return _lines(_read_text(path))
 
 
 def _floats(words: list[str], path: str, line_no: int, what: str) -> list[float]:
@@ -357,38 +364,46 @@ def _stretch(values: np.ndarray, bone: Bone) -> np.ndarray | None:
     return shift
 
 
-def _regular_motion_values(lines: list[str], skeleton: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool] | None:
+def _regular_motion_values(text: str, skeleton: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool] | None:
     """_motion_values() for the usual file, vectorised: after the header, every frame lists the same bones in
-    the same order and the frame numbers count up by one. None for any other file (the careful parser then
-    reads it, and names the line of any problem)."""
-    body = list(filter(None, lines))  # a line of spaces alone breaks the pattern: the careful parser takes over
-    start = next((i for i, line in enumerate(body) if not line.lstrip().startswith(":")), None)
-    if start is None:
+    the same order, the frame numbers count up by one and no comment follows. One split() of the motion,
+    whose tokens repeat with the frame's width, and strided slices for each column. None for any other file
+    (the careful parser then reads it, and names the line of any problem)."""
+    start, header = 0, []
+    while start < len(text):  # the header: comments and :keywords, up to the first frame number
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        line = text[start:end].split("#", 1)[0].strip()
+        if line and not line.startswith(":"):
+            break
+        header.append(line.upper())
+        start = end
+    body = text[start:]
+    if "#" in body:
         return None
-    header = " ".join(body[:start]).upper()
     degrees = ":DEGREES" in header or (skeleton.degrees and ":RADIANS" not in header)
     counts = {"root": len(skeleton.root_order), **{n: len(b.dof) for n, b in skeleton.bones.items() if b.dof}}
-    body = body[start:]
-    width = 1 + len(counts)  # the frame number's line, then one line per bone with dof
-    if not body or len(body) % width:
+    tokens = body.split()
+    layout, i = [], 1  # (bone, column of its first value) in one frame
+    while tokens and i < len(tokens) and not tokens[i].isdigit():
+        if tokens[i] not in counts or any(tokens[i] == name for name, _ in layout):
+            return None
+        layout.append((tokens[i], i + 1))
+        i += 1 + counts[tokens[i]]
+    width, frames = i, len(tokens) // max(i, 1)
+    if not tokens or len(layout) != len(counts) or len(tokens) % width:
         return None
-    numbers = [line.strip() for line in body[::width]]
-    if not all(n.isdigit() for n in numbers) or any(int(b) - int(a) != 1 for a, b in zip(numbers, numbers[1:])):
+    for name, column in layout:
+        if tokens[column - 1::width] != [name] * frames:
+            return None
+    try:  # float() semantics: a malformed number raises
+        numbers = np.array(tokens[0::width], dtype=np.int64)
+        values = {name: np.array([tokens[column + k::width] for k in range(counts[name])], dtype=np.float64).T
+                  for name, column in layout}
+    except ValueError:
         return None
-    values = {}
-    for k in range(1, width):
-        column = body[k::width]  # one bone's line in every frame
-        name = column[0].split(None, 1)[0]
-        prefix = name + " "
-        if name not in counts or name in values or not all(map(str.startswith, column, repeat(prefix))):
-            return None
-        try:  # float() semantics: a malformed number raises (numpy.fromstring would read it as -1)
-            flat = np.array(" ".join(column).replace(prefix, " ").split(), dtype=np.float64)
-        except ValueError:
-            return None
-        if flat.size != len(column) * counts[name] or not np.isfinite(flat).all():
-            return None
-        values[name] = flat.reshape(len(column), counts[name])
+    if not (np.diff(numbers) == 1).all() or not all(np.isfinite(v).all() for v in values.values()):
+        return None
     return values, degrees
 
 
@@ -397,8 +412,8 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
     path = str(path)
     if not fps > 0:
         raise AsfAmcError(f"{path}: the frame rate must be positive, not {fps}.")
-    lines = _read_lines(path)
-    values, degrees = _regular_motion_values(lines, skeleton) or _motion_values(lines, skeleton, path)
+    text = _read_text(path)
+    values, degrees = _regular_motion_values(text, skeleton) or _motion_values(_lines(text), skeleton, path)
     frames = len(values["root"])
     children: dict[str, list[str]] = {}
     for child, parent in skeleton.parents.items():

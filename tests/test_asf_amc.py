@@ -250,14 +250,19 @@ def test_a_real_hdm05_clip():
 def test_the_vectorised_reader_and_the_careful_one_agree(tmp_path):
     amc = cmu_like_clip(tmp_path, frames=12)
     skeleton = asf_amc.read_asf(tmp_path / "CMU_01.asf")
-    lines = asf_amc._read_lines(str(amc))
-    fast, degrees = asf_amc._regular_motion_values(lines, skeleton)
-    careful, careful_degrees = asf_amc._motion_values(lines, skeleton, str(amc))
+    text = amc.read_text()
+    fast, degrees = asf_amc._regular_motion_values(text, skeleton)
+    careful, careful_degrees = asf_amc._motion_values(asf_amc._lines(text), skeleton, str(amc))
     assert degrees == careful_degrees and fast.keys() == careful.keys()
     for name in careful:
         np.testing.assert_array_equal(fast[name], careful[name])
-    broken = list(lines)
-    broken[next(i for i, line in enumerate(lines) if line.startswith("lfemur "))] = "lfemur x1 0 0"
+    lines = text.splitlines()
+    lines[next(i for i, line in enumerate(lines) if line.startswith("lfemur "))] = "lfemur x1 0 0"
+    broken = "\n".join(lines)
     assert asf_amc._regular_motion_values(broken, skeleton) is None  # left to the careful reader, which names it
     with pytest.raises(asf_amc.AsfAmcError, match="'x1' is not a number"):
-        asf_amc._motion_values(broken, skeleton, str(amc))
+        asf_amc._motion_values(asf_amc._lines(broken), skeleton, str(amc))
+    commented = text.replace("\n3\n", "\n3 # the third frame\n")
+    assert asf_amc._regular_motion_values(commented, skeleton) is None  # comments in the motion: the careful path
+    np.testing.assert_array_equal(asf_amc.read_amc(write(tmp_path, "c.amc", commented), skeleton).values,
+                                  asf_amc.read_amc(amc, skeleton).values)
