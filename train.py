@@ -578,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     args, resumed = arguments_and_resumed_run(argv)
     check_output_folder(args)
     runtime = setup_runtime(args.device)
+    status = 1  # what a distributed process leaves with if the run does not finish
     try:
         torch.manual_seed(args.seed + runtime.rank)
         train_set, val_set = load_splits(args, runtime)
@@ -589,15 +590,26 @@ def main(argv: list[str] | None = None) -> int:
         if session.initial_val_mpjpe is None:
             session.initial_val_mpjpe = validate(session.lifter, val_set, args.input, runtime)["mpjpe"]
             runtime.print(f"untrained model: val MPJPE {session.initial_val_mpjpe:.2f} mm")
-        return fit(session, train_set, val_set)
+        status = fit(session, train_set, val_set)
+        return status
     except (dl.DatasetError, ckpt.CheckpointError) as err:
+        if runtime.distributed:
+            print(f"error: {err}", file=sys.stderr)
         raise SystemExit(f"error: {err}") from err
     finally:
         if runtime.distributed:
-            # Rank 0 is still writing the last epoch's files when the others finish: leaving the
-            # group before it is there can hang the shutdown (seen with gloo), so wait for it.
-            dist.barrier()
-            dist.destroy_process_group()
+            leave_process_group(status)
+
+
+def leave_process_group(status: int) -> None:
+    """End a torchrun process: wait for every rank (rank 0 may still be writing the last epoch's files),
+    then exit without Python's teardown. Freeing the DDP reducer at exit can deadlock in gloo's process
+    group destructor (torch 2.13: the main thread holds the GIL and waits for the group's lock, a gloo
+    thread holds that lock and waits for the GIL; seen in CI), and every file is written by now."""
+    dist.barrier()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
