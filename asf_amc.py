@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bvh import END_SITE_SUFFIX, Clip, Skeleton, first_non_number
+from bvh import AXES, END_SITE_SUFFIX, Clip, Skeleton, first_non_number
 from geometry import euler_angles, turn
 
-AXES = {"x": 0, "y": 1, "z": 2}
 ROTATIONS = ("rx", "ry", "rz")
 TRANSLATIONS = ("tx", "ty", "tz", "l")
 DEFAULT_FPS = 120.0  # Acclaim files do not say their rate; CMU and HDM05 capture at 120 fps
@@ -98,7 +97,7 @@ def _floats(words: list[str], path: str, line_no: int, what: str) -> list[float]
 def rotation_of(angles: np.ndarray, order: str | list[str]) -> np.ndarray:
     """(..., 3, 3) rotation of Euler angles (..., K) in degrees about the axes listed (e.g. "XYZ" or
     ["rx", "rz"]), the first listed applied first: "XYZ" gives Rz @ Ry @ Rx."""
-    axes = [AXES[a[-1].lower()] for a in order]
+    axes = [AXES[a[-1].upper()] for a in order]
     out = np.broadcast_to(np.eye(3), np.shape(angles)[:-1] + (3, 3)).copy()
     for k in reversed(range(len(axes))):  # R_last @ ... @ R_first, built from the left by right products
         out = turn(out, axes[k], angles[..., k])
@@ -360,7 +359,7 @@ def _stretch(values: np.ndarray, bone: Bone) -> np.ndarray | None:
         if d == "l":
             shift += values[:, k, None] * bone.direction
         elif d in TRANSLATIONS:
-            shift += values[:, k, None] * bone.axis[:, AXES[d[1]]]
+            shift += values[:, k, None] * bone.axis[:, AXES[d[1].upper()]]
     return shift
 
 
@@ -442,7 +441,7 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = DEFAUL
     translation = np.broadcast_to(skeleton.root_position, (frames, 3)).copy()
     for k, d in enumerate(skeleton.root_order):
         if d in ("tx", "ty", "tz"):
-            translation[:, AXES[d[1]]] = root_values[:, k]
+            translation[:, AXES[d[1].upper()]] = root_values[:, k]
     root = add("root", -1, np.zeros(3), translation, root_turn)
 
     def visit(name: str, parent: int, offset: np.ndarray, stretch: np.ndarray | None) -> None:

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 import torch.utils.flop_counter as flop_counter
 
+import asf_amc
 import augmentation
 import data_loader as dl
 import export_model
@@ -624,7 +625,7 @@ def benchmark_data_loading(args: argparse.Namespace) -> dict:
             "amc_import": clip_import(largest[".amc"], args.mocap_asf, args.mocap_amc_fps) if largest[".amc"] else None}
 
 
-def clip_import(path, asf: str | None = None, amc_fps: float = 120.0) -> dict:
+def clip_import(path, asf: str | None = None, amc_fps: float = asf_amc.DEFAULT_FPS) -> dict:
     """Seconds to parse one clip (BVH, or ASF/AMC with its skeleton) and to turn it into the 28 joints
     (forward kinematics, rig table, placement)."""
     started = time.perf_counter()

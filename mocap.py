@@ -338,7 +338,8 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     if fps <= 0 or views < 1 or amc_fps <= 0:
         raise ValueError(f"--fps and --amc-fps must be positive and --views at least 1 (got {fps}, {amc_fps} and {views})")
     clips = find_clips(paths)
-    subjects = sorted({subject_label(p, asf) for p in clips})
+    labels = {path: subject_label(path, asf) for path in clips}  # each clip's performer, found once
+    subjects = sorted(set(labels.values()))
     parts, slower = [], []
     for number, path in enumerate(clips):
         rng = np.random.default_rng([seed, number])
@@ -354,7 +355,7 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
         part = film(np.concatenate(bodies), view, views, rng)
         part.update(camera=view.astype(np.int32), frame=np.tile(frames, views).astype(np.int32),
                     sequence=np.full(len(view), number, np.int32),
-                    subject=np.full(len(view), subjects.index(subject_label(path, asf)), np.int32),
+                    subject=np.full(len(view), subjects.index(labels[path]), np.int32),
                     holdout=np.full(len(view), int(held), np.int8))
         parts.append(part)
     arrays = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

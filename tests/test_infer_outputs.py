@@ -13,7 +13,7 @@ import torch
 import infer
 import infer_video
 import skeleton_utils as sk
-from test_infer import GRACE_HOPPER, blank_image, write_video  # noqa: F401
+from test_infer import GRACE_HOPPER, write_video
 from test_keypoints import as_layout, openpose_frame, write_json
 
 
