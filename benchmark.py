@@ -45,6 +45,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import matplotlib.cbook
+import matplotlib.image
 import numpy as np
 import torch
 import torch.utils.flop_counter as flop_counter
@@ -60,10 +63,12 @@ import pipeline
 import skeleton_utils as sk
 import training_step as recipe
 from atomic import output_problem, write_json
-from checkpoints import CheckpointError, default_weights, load_lifter, resolve_device
-from detector import MEDIAPIPE_MODEL_COMPLEXITY, PoseDetector, native_stderr_silenced
+from checkpoints import (CheckpointError, default_video_weights, default_weights, is_temporal, load_lifter,
+                         load_sequence_lifter, read_checkpoint, resolve_device)
+from detector import MEDIAPIPE_MODEL_COMPLEXITY, DetectorProcess, PoseDetector, native_stderr_silenced
+from infer_lifting import TemporalTrack, detection_input
 from infer_outputs import InputFailed
-from model import ARCHITECTURES, Lifter, build_model, count_parameters
+from model import ARCHITECTURES, Lifter, SequenceLifter, build_model, count_parameters
 
 THROUGHPUT_BATCH = 1024
 LATENCY_THREADS = 1  # batch-1 latency is timed with one PyTorch thread, as infer.py runs the model
@@ -341,8 +346,6 @@ def exported_runners(lifter: Lifter, arch: str, stem: str) -> dict[str, export_m
 
 def mediapipe_ms(settings: Settings) -> float:
     """Median time of MediaPipe Pose's process() on the sample photo, as infer.py runs it on a photo."""
-    import matplotlib.cbook
-    import matplotlib.image
     import mediapipe as mp
 
     image = matplotlib.image.imread(matplotlib.cbook.get_sample_data(MEDIAPIPE_IMAGE))  # RGB, uint8
@@ -405,9 +408,6 @@ VIDEO_FPS = 30.0
 
 def make_clip(path: str, frames: int, size: tuple[int, int] = VIDEO_SIZE) -> str:
     """A clip of one person as the tests make it: the sample photo, sliding sideways in front of a wall."""
-    import cv2
-    import matplotlib.cbook
-
     width, height = size
     photo = cv2.imread(matplotlib.cbook.get_sample_data(MEDIAPIPE_IMAGE, asfileobj=False))
     person = cv2.resize(photo, (round(photo.shape[1] * height / photo.shape[0]), height))
@@ -452,8 +452,6 @@ class CpuMeter:
 
 def mediapipe_alone(clip: str) -> dict:
     """Decode every frame and run MediaPipe Pose on it as infer.py does (tracking mode), nothing else."""
-    import cv2
-
     capture = cv2.VideoCapture(clip)
     frames = 0
     with PoseDetector(tracking=True) as detector, CpuMeter() as cpu:
@@ -468,21 +466,43 @@ def mediapipe_alone(clip: str) -> dict:
     return {"frames": frames, "fps": frames / seconds, "process_cores": cpu.process_cores, "core_busy": cpu.core_busy}
 
 
-def whole_pipeline(clip: str, lifter: Lifter) -> dict:
+def whole_pipeline(clip: str, lifter: Lifter, temporal: SequenceLifter | None) -> dict:
     """infer.py on the clip: annotated video and JSON lines written, in a temporary folder."""
     stats = pipeline.PipelineStats()
+    options = infer_video.StreamOptions(max_frames=None, smooth=None, show=False, temporal=temporal)
     with tempfile.TemporaryDirectory() as folder, CpuMeter() as cpu:
-        infer_video.process_stream(Path(clip), "clip", Path(folder), lifter,
-                                   infer_video.StreamOptions(max_frames=None, smooth=None, show=False), stats=stats)
+        infer_video.process_stream(Path(clip), "clip", Path(folder), lifter, options, stats=stats)
     return {"frames": stats.frames, "fps": stats.frames / stats.wall_seconds, "process_cores": cpu.process_cores,
             "core_busy": cpu.core_busy,
             "stage_ms": {name: 1e3 * s / stats.frames for name, s in stats.busy_seconds.items()}}
 
 
-def benchmark_video(clip: str | None, weights: str, quick: bool) -> dict:
-    """MediaPipe alone, then infer.py's pipeline, on the same clip in the same run (the ratio is what counts)."""
+def causal_latency(clip: str, temporal: SequenceLifter, input_mode: str) -> dict:
+    """A live camera's latency: from a frame in hand to its 3D by the causal temporal model (MediaPipe in its
+    process, as infer.py --camera runs it, then the model), per frame of the clip; median and 95th percentile ms."""
+    capture, track, detect_ms, lift_ms = cv2.VideoCapture(clip), TemporalTrack(temporal, causal=True), [], []
+    with DetectorProcess(tracking=True, slots=pipeline.RESULTS_ALIVE_PER_STAGE) as detector:
+        ok, frame = capture.read()
+        while ok:
+            start = time.perf_counter()
+            detection = detector.detect(frame)
+            detected = time.perf_counter()
+            track.push(detected, None if detection is None else detection_input(detection, input_mode))
+            detect_ms.append(1e3 * (detected - start))
+            lift_ms.append(1e3 * (time.perf_counter() - detected))
+            ok, frame = capture.read()
+    capture.release()
+    total = np.add(detect_ms, lift_ms)
+    return {"frames": len(total), "median_ms": float(np.median(total)), "p95_ms": float(np.percentile(total, 95)),
+            "detection_median_ms": float(np.median(detect_ms)), "temporal_lift_median_ms": float(np.median(lift_ms))}
+
+
+def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weights: str | None = None) -> dict:
+    """MediaPipe alone, then infer.py's pipeline (with the temporal model when given), on the same clip in the
+    same run (the ratio is what counts), and a camera's causal latency."""
     torch.set_num_threads(1)  # as infer.py
-    lifter, _ = load_lifter(weights, "cpu")
+    lifter, checkpoint = load_lifter(weights, "cpu")
+    temporal = load_sequence_lifter(temporal_weights, "cpu")[0] if temporal_weights else None
     fast = export_model.trace_lifter(lifter)
     with tempfile.TemporaryDirectory() as folder:
         if clip is None:
@@ -494,10 +514,12 @@ def benchmark_video(clip: str | None, weights: str, quick: bool) -> dict:
         if not alone["frames"]:
             raise SystemExit(f"error: --video {clip}: no frame could be read (empty, corrupt, or a codec OpenCV lacks).")
         try:
-            whole = whole_pipeline(clip, fast)
+            whole = whole_pipeline(clip, fast, temporal)
         except InputFailed as err:
             raise SystemExit(f"error: --video {err}") from None
-    return {"clip": described, "mediapipe_alone": alone, "pipeline": whole, "ratio": whole["fps"] / alone["fps"]}
+        latency = causal_latency(clip, temporal, checkpoint["input_mode"]) if temporal is not None else None
+    return {"clip": described, "temporal": temporal_weights, "mediapipe_alone": alone, "pipeline": whole,
+            "ratio": whole["fps"] / alone["fps"], "causal_latency": latency}
 
 
 def _cores(run: dict) -> str:
@@ -514,10 +536,14 @@ def video_report(results: dict) -> str:
         f"Video: {video['clip']}",
         f"MediaPipe alone (decode + Pose, model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}, tracking): "
         f"{alone['fps']:.1f} fps; {_cores(alone)}",
-        f"infer.py pipeline (+ lift, draw, write video and JSON lines): {whole['fps']:.1f} fps; {_cores(whole)}",
+        f"infer.py pipeline (+ lift{' by the temporal model, offline' if video['temporal'] else ', frame by frame'}, "
+        f"draw, write video and JSON lines): {whole['fps']:.1f} fps; {_cores(whole)}",
         f"  busy ms per frame on each stage's thread (the stages overlap): {stages}",
         f"pipeline / MediaPipe alone: {_percent(video['ratio'])}",
-    ])
+    ] + ([f"camera, causal temporal model: frame in hand to 3D ready {latency['median_ms']:.1f} ms median, "
+          f"{latency['p95_ms']:.1f} ms 95th percentile (MediaPipe {latency['detection_median_ms']:.1f}, temporal "
+          f"lifting {latency['temporal_lift_median_ms']:.1f}); the causal model adds no frames of delay"]
+         if (latency := video["causal_latency"]) else []))
 
 
 # ---------------------------------------------------------------------------
@@ -660,7 +686,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--video", nargs="?", const="", metavar="CLIP",
                         help="instead: infer.py's video pipeline against MediaPipe alone on CLIP (default: a "
                              f"{VIDEO_FRAMES}-frame {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} clip of one person made here), "
-                             "with the first --weights (default: see infer.py --help)")
+                             "with the first --weights (default: see infer.py --help; a temporal one, the bundled "
+                             "video model by default, also gives a camera's causal latency)")
     dl.add_source_arguments(parser.add_argument_group(
         "poses (optional): also time loading them as train.py, eval.py and visualize_eval.py do"))
     args = parser.parse_args(argv)
@@ -679,8 +706,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.video and not os.path.isfile(args.video):
             raise SystemExit(f"error: --video {args.video}: no such file.")
         weights = args.weights[0] if args.weights else default_weights()
+        temporal = (weights if is_temporal(read_checkpoint(weights)) else None) if args.weights else default_video_weights()
         results = {"machine": machine_info([torch.device("cpu")]),
-                   "video": benchmark_video(args.video or None, weights, args.quick)}
+                   "video": benchmark_video(args.video or None, weights, args.quick, temporal)}
         print(video_report(results))
     else:
         results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)

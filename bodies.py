@@ -143,13 +143,14 @@ def with_bone_lengths(pose: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return out
 
 
-def random_bodies(pose: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The motion on bodies of other sizes: per frame, a height drawn as sample_bodies draws them and
-    each bone (left and right alike) varied by _BONE_SD."""
+def random_bodies(pose: np.ndarray, rng: np.random.Generator, one_body: bool = False) -> np.ndarray:
+    """The motion on bodies of other sizes: per frame (or, one_body, one for the whole clip), a height drawn
+    as sample_bodies draws them and each bone (left and right alike) varied by _BONE_SD."""
     frames = len(pose)
-    height = sample_bodies(frames, rng).height
+    bodies = 1 if one_body else frames
+    height = sample_bodies(bodies, rng).height
     overall = height / standing_height(pose)
-    variation = 1 + _BONE_SD * np.clip(rng.standard_normal((frames, sk.NUM_JOINTS)), -2.5, 2.5)
+    variation = 1 + _BONE_SD * np.clip(rng.standard_normal((bodies, sk.NUM_JOINTS)), -2.5, 2.5)
     variation = 0.5 * (variation + variation[:, list(sk.FLIP_PERM)])  # symmetric bodies
     varied = with_bone_lengths(pose, overall[:, None] * variation)
     # Keep each frame's lowest foot where it was: the pelvis moves, the feet stay on the floor.

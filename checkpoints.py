@@ -12,7 +12,7 @@ import torch.nn as nn
 
 import skeleton_utils as sk
 from atomic import atomic_path
-from model import Lifter, build_model
+from model import TEMPORAL_ARCH, Lifter, SequenceLifter, build_model
 
 CHECKPOINT_FORMAT = 1
 # train.py writes this file into its --out folder (by default the working directory).
@@ -21,6 +21,8 @@ TRAINED_WEIGHTS = "best_model_weights.pth"
 BUNDLED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", TRAINED_WEIGHTS)
 # The bundled model for detectors without hands or toes: the same data and flags as the default, `--input coco17`.
 BUNDLED_COCO17_WEIGHTS = os.path.join(os.path.dirname(BUNDLED_WEIGHTS), "best_model_weights_coco17.pth")
+# The bundled video model: the temporal lifter (model.TemporalLifter) on the default per-frame model.
+BUNDLED_TEMPORAL_WEIGHTS = os.path.join(os.path.dirname(BUNDLED_WEIGHTS), "temporal_model_weights.pth")
 WEIGHTS_HELP = (f"checkpoint (default: {TRAINED_WEIGHTS} in the working directory if train.py wrote one there, "
                 f"else the bundled pretrained/{TRAINED_WEIGHTS})")
 
@@ -55,6 +57,15 @@ def atomic_torch_save(obj, path: str) -> None:
 def default_weights() -> str:
     """The weights a script uses without --weights: train.py's output here, else the bundled model."""
     return TRAINED_WEIGHTS if os.path.isfile(TRAINED_WEIGHTS) else BUNDLED_WEIGHTS
+
+
+def default_video_weights() -> str | None:
+    """The temporal weights for videos without --weights: the bundled video model, when the per-frame default
+    is the bundled model it was trained on; None when train.py's own weights are the default (they have no
+    temporal model) or the video model is missing."""
+    if default_weights() == BUNDLED_WEIGHTS and os.path.isfile(BUNDLED_TEMPORAL_WEIGHTS):
+        return BUNDLED_TEMPORAL_WEIGHTS
+    return None
 
 
 def weights_for_layout(layout: str) -> tuple[str, str | None]:
@@ -130,6 +141,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_lifter(path: str, device: str | torch.device = "cpu") -> tuple[Lifter, dict]:
-    """The checkpoint as a Lifter taking raw pixel joints; returns (lifter in eval mode, checkpoint)."""
+    """The checkpoint as a Lifter taking raw pixel joints; returns (lifter in eval mode, checkpoint).
+
+    A temporal checkpoint gives its per-frame model, the one that encodes each of its frames.
+    """
     model, checkpoint = load_checkpoint(path, device)
+    model = model.frame_model if is_temporal(checkpoint) else model
     return Lifter(model, checkpoint["norm_stats"]).to(device).eval(), checkpoint
+
+
+def is_temporal(checkpoint: dict) -> bool:
+    return checkpoint["arch"] == TEMPORAL_ARCH
+
+
+def load_sequence_lifter(path: str, device: str | torch.device = "cpu") -> tuple[SequenceLifter, dict]:
+    """A temporal checkpoint as a SequenceLifter taking raw pixel frames; an error naming the fix for a per-frame one."""
+    model, checkpoint = load_checkpoint(path, device)
+    if not is_temporal(checkpoint):
+        raise CheckpointError(f"{path}: a per-frame model ({checkpoint['arch']}), not a temporal one; train one with "
+                              f"train_temporal.py, or lift frame by frame (--per-frame).")
+    return SequenceLifter(model, checkpoint["norm_stats"]).to(device).eval(), checkpoint

@@ -5,7 +5,8 @@ A pose file is an .npz with
     pose3d      (N, 28, 3)  float  camera-space millimetres (x right, y down, z forward)
 and optionally subject, sequence, camera, frame (N,) integers and intrinsics (N, 4) = fx, fy, cx, cy;
 holdout (N,) 1 marks a file's own validation poses (mocap.py's validation clips), source (N,) which
-of several combined sources a pose came from (load_pose_sources).
+of several combined sources a pose came from (load_pose_sources); fps, a scalar, the rate of the frame
+numbering (a run of one sequence and camera ordered by frame is a video: sequences.py).
 A 17-joint file (the official MPI-INF-3DHP test set, joints in skeleton_utils.TEST17 order) is
 accepted too.
 """
@@ -78,6 +79,9 @@ def validate_pose_arrays(arrays: dict[str, np.ndarray], name: str = "pose data")
     for key in METADATA_KEYS:
         if key in arrays and arrays[key].shape != (n,):
             raise DatasetError(f"{name}: '{key}' has shape {arrays[key].shape}, expected ({n},), one per pose.")
+    if "fps" in arrays and (np.shape(arrays["fps"]) != () or not float(arrays["fps"]) > 0):
+        raise DatasetError(f"{name}: 'fps' must be one positive number, the rate of the frame numbering "
+                           f"(found shape {np.shape(arrays['fps'])}, value {np.ravel(arrays['fps'])[:3]}).")
     if "intrinsics" in arrays and arrays["intrinsics"].shape != (n, 4):
         raise DatasetError(
             f"{name}: 'intrinsics' has shape {arrays['intrinsics'].shape}, expected ({n}, 4) = fx, fy, cx, cy."
@@ -196,11 +200,12 @@ def check_source_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--mocap-fps and --mocap-amc-fps must be positive and --mocap-views at least 1")
 
 
-def load_pose_sources(args: argparse.Namespace, say=print) -> tuple[dict[str, np.ndarray], str]:
+def load_pose_sources(args: argparse.Namespace, say=print, sequences: bool = False) -> tuple[dict[str, np.ndarray], str]:
     """The poses that --data, --synthetic and --mocap name, combined; returns (arrays, a name for messages).
 
     With several sources, a "source" column says where each pose came from (source_names names
-    them) and every source is split into training and validation poses on its own.
+    them) and every source is split into training and validation poses on its own. With `sequences`,
+    motion-capture clips are filmed as videos at --mocap-fps (mocap.import_clips(sequences=True)).
     """
     seed = 0 if args.data_seed is None else args.data_seed
     parts = []
@@ -213,7 +218,7 @@ def load_pose_sources(args: argparse.Namespace, say=print) -> tuple[dict[str, np
         else:
             try:
                 arrays = mocap.import_clips(args.mocap, args.mocap_fps, args.mocap_views, seed, say=say,
-                                            asf=args.mocap_asf, amc_fps=args.mocap_amc_fps)
+                                            asf=args.mocap_asf, amc_fps=args.mocap_amc_fps, sequences=sequences)
             except ValueError as err:  # BvhError, AsfAmcError
                 raise DatasetError(str(err)) from err
             parts.append((f"motion capture {' '.join(args.mocap)}", arrays))
@@ -272,6 +277,10 @@ class MPIINF3DHPDataset:
         pose3d = torch.as_tensor(arrays["pose3d"][index], device=device)
         self.pose3d = pose3d - pose3d[:, self.root: self.root + 1]
         self.meta = {key: arrays[key][index] for key in METADATA_KEYS if key in arrays}
+        self.fps = float(arrays["fps"]) if "fps" in arrays else None
+        # mm at the body per pixel, for a detector's noise measured in mm (detector_noise.py)
+        self.mm_per_px = (torch.as_tensor(arrays["pose3d"][index, self.root, 2] / arrays["intrinsics"][index, 0],
+                                          device=device) if "intrinsics" in arrays else None)
         self.source_names = [str(name) for name in arrays.get("source_names", [self.name])]
 
     def __len__(self) -> int:

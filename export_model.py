@@ -17,6 +17,13 @@ project nor PyTorch Geometric:
     session = ort.InferenceSession("pose_estimator.onnx", providers=["CPUExecutionProvider"])
     pose3d_mm = session.run(None, {"joints": joints.astype("float32")})[0]
 
+A temporal checkpoint (train_temporal.py) exports its window: (B, W, 28, 3) raw frames, W = 2 x radius + 1
+frames at 25 fps (sequences.INTERNAL_FPS), and found (B, W) bool (False where the frame has no person, or
+lies past the clip's edge) -> (B, 28, 3) mm of the centre frame; with --causal the frames after the centre
+are never read (a live camera's window: the centre is the newest frame):
+
+    pose3d_mm = session.run(None, {"joints": windows.astype("float32"), "found": found})[0]
+
 Both files carry metadata (joint names, parents, input mode, architecture, training scores): the
 TorchScript `_extra_files` entry "metadata.json" and the ONNX model's metadata_props.
 
@@ -42,8 +49,8 @@ import torch
 
 import skeleton_utils as sk
 from atomic import atomic_outputs, output_problem
-from checkpoints import WEIGHTS_HELP, CheckpointError, default_weights, load_lifter
-from model import Lifter
+from checkpoints import WEIGHTS_HELP, CheckpointError, default_weights, is_temporal, load_lifter, load_sequence_lifter
+from model import Lifter, WindowLifter
 
 DEFAULT_OUT = "pose_estimator.ts"
 PARITY_TOLERANCE_MM = 0.01
@@ -52,11 +59,13 @@ PARITY_TOLERANCE_MM = 0.01
 TRACE_BATCH = 5
 PARITY_BATCH_SIZES = (1, 2, 7, 64, 257)
 INPUT_NAME = "joints"
+FOUND_NAME = "found"  # a temporal window's second input
 OUTPUT_NAME = "pose3d"
 METADATA_FILE = "metadata.json"  # the TorchScript _extra_files entry that holds deployment_metadata()
 CHECKPOINT_MODEL_KEYS = ("format", "arch", "config", "input_mode", "joint_names", "norm_stats", "state_dict")
 
-Runner = Callable[[np.ndarray], np.ndarray]
+Runner = Callable[..., np.ndarray]  # the deployed model: its input arrays -> (B, 28, 3) mm
+Deployable = Lifter | WindowLifter
 
 
 class ExportError(RuntimeError):
@@ -74,13 +83,20 @@ class ExportResult:
 # ---------------------------------------------------------------------------
 # What the deployed file carries besides the weights
 # ---------------------------------------------------------------------------
-def deployment_metadata(checkpoint: dict, weights: str) -> dict:
+def deployment_metadata(checkpoint: dict, weights: str, module: Deployable | None = None) -> dict:
     """JSON-ready description of the exported model: its input, output, skeleton and training."""
     training = {k: v for k, v in checkpoint.items()
                 if k not in CHECKPOINT_MODEL_KEYS and isinstance(v, (str, int, float, bool))}
+    joints = (f"{INPUT_NAME}: float32 (B, {sk.NUM_JOINTS}, 3) = x, y in image pixels (u right, v down), "
+              f"visibility (1 seen, 0 not)")
+    if isinstance(module, WindowLifter):
+        width = 2 * module.lifter.radius + 1
+        joints = (f"{INPUT_NAME}: float32 (B, {width}, {sk.NUM_JOINTS}, 3), a window of {width} frames at "
+                  f"{checkpoint.get('fps', 25.0):g} fps, each x, y in image pixels (u right, v down), visibility; "
+                  f"{FOUND_NAME}: bool (B, {width}), whether the frame has the person; the output is the centre "
+                  f"frame's" + (" (causal: the frames after it are not read)" if module.causal else ""))
     return {
-        "input": f"{INPUT_NAME}: float32 (B, {sk.NUM_JOINTS}, 3) = x, y in image pixels (u right, v down), "
-                 f"visibility (1 seen, 0 not)",
+        "input": joints,
         "output": f"{OUTPUT_NAME}: float32 (B, {sk.NUM_JOINTS}, 3) camera-space millimetres (x right, y down, "
                   f"z away from the camera), relative to the root joint",
         "joint_names": list(sk.JOINT_NAMES),
@@ -106,10 +122,32 @@ def example_joints(lifter: Lifter, batch_size: int, seed: int = 0) -> torch.Tens
     return torch.cat([centre_px + size_px * unit, visible], dim=-1)
 
 
+def example_windows(window: WindowLifter, batch_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plausible windows of raw frames (B, W, 28, 3) of people moving a little, and found (B, W) with gaps."""
+    g = torch.Generator().manual_seed(seed)
+    width = 2 * window.lifter.radius + 1
+    poses = example_joints(window.lifter, batch_size, seed)
+    wobble = 5 * torch.randn(batch_size, width, sk.NUM_JOINTS, 2, generator=g).cumsum(1)
+    joints = torch.cat([poses[:, None, :, :2] + wobble, poses[:, None, :, 2:].expand(-1, width, -1, -1)], dim=-1)
+    found = torch.rand(batch_size, width, generator=g) > 0.2
+    found[:, window.lifter.radius] = True
+    return joints, found
+
+
+def example_inputs(module: Deployable, batch_size: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    if isinstance(module, WindowLifter):
+        return example_windows(module, batch_size, seed)
+    return (example_joints(module, batch_size, seed),)
+
+
+def input_names(module: Deployable) -> list[str]:
+    return [INPUT_NAME, FOUND_NAME] if isinstance(module, WindowLifter) else [INPUT_NAME]
+
+
 # ---------------------------------------------------------------------------
 # Writing the two formats
 # ---------------------------------------------------------------------------
-def trace_lifter(lifter: Lifter) -> torch.jit.ScriptModule:
+def trace_lifter(lifter: Deployable) -> torch.jit.ScriptModule:
     """TorchScript of a CPU lifter in eval mode, by tracing.
 
     Tracing rather than scripting: the model has no data-dependent control flow, and tracing
@@ -127,10 +165,12 @@ def trace_lifter(lifter: Lifter) -> torch.jit.ScriptModule:
     with torch.no_grad(), warnings.catch_warnings():
         # The one TracerWarning (unpacking q, k, v along the fixed size-3 axis) is harmless.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        return torch.jit.trace(frozen, example_joints(lifter, TRACE_BATCH).to(lifter.mean.device), check_trace=False)
+        device = next(lifter.buffers()).device
+        example = tuple(x.to(device) for x in example_inputs(lifter, TRACE_BATCH))
+        return torch.jit.trace(frozen, example, check_trace=False)
 
 
-def write_torchscript(lifter: Lifter, metadata: dict, path: str) -> None:
+def write_torchscript(lifter: Deployable, metadata: dict, path: str) -> None:
     torch.jit.save(trace_lifter(lifter), path, _extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
@@ -148,7 +188,7 @@ def quiet_onnx_exporter():
         logger.setLevel(level)
 
 
-def write_onnx(lifter: Lifter, metadata: dict, path: str) -> None:
+def write_onnx(lifter: Deployable, metadata: dict, path: str) -> None:
     """ONNX of a CPU lifter in eval mode: dynamic batch axis, metadata in metadata_props, one self-contained file.
 
     The torch.export-based exporter (dynamo=True, torch 2.13's default), not the deprecated
@@ -159,10 +199,12 @@ def write_onnx(lifter: Lifter, metadata: dict, path: str) -> None:
     import onnx  # imported here so that TorchScript export works without the onnx package
 
     with quiet_onnx_exporter():
+        batch = torch.export.Dim("batch")
+        names = input_names(lifter)
         program = torch.onnx.export(
-            lifter, (example_joints(lifter, TRACE_BATCH),), None, dynamo=True, verbose=False,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            lifter, example_inputs(lifter, TRACE_BATCH), None, dynamo=True, verbose=False,
+            input_names=names, output_names=[OUTPUT_NAME],
+            dynamic_shapes=tuple({0: batch} for _ in names),
         )
     proto = program.model_proto
     onnx.helper.set_model_props(
@@ -174,24 +216,25 @@ def write_onnx(lifter: Lifter, metadata: dict, path: str) -> None:
 # Loading a deployed file the way a deployment does
 # ---------------------------------------------------------------------------
 def load_torchscript_runner(path: str) -> Runner:
-    """(B, 28, 3) float32 array -> (B, 28, 3) mm, through torch.jit.load."""
+    """The input arrays ((B, 28, 3) float32, or a window and found) -> (B, 28, 3) mm, through torch.jit.load."""
     module = torch.jit.load(path, map_location="cpu")
 
-    def run(joints: np.ndarray) -> np.ndarray:
+    def run(*arrays: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return module(torch.from_numpy(joints)).numpy()
+            return module(*map(torch.from_numpy, arrays)).numpy()
     return run
 
 
 def load_onnx_runner(path: str) -> Runner:
-    """(B, 28, 3) float32 array -> (B, 28, 3) mm, through an onnxruntime CPU session."""
+    """The input arrays -> (B, 28, 3) mm, through an onnxruntime CPU session (inputs in the file's order)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return lambda joints: session.run([OUTPUT_NAME], {INPUT_NAME: joints})[0]
+    names = [i.name for i in session.get_inputs()]
+    return lambda *arrays: session.run([OUTPUT_NAME], dict(zip(names, arrays)))[0]
 
 
-FORMATS: dict[str, tuple[Callable[[Lifter, dict, str], None], Callable[[str], Runner]]] = {
+FORMATS: dict[str, tuple[Callable[[Deployable, dict, str], None], Callable[[str], Runner]]] = {
     "TorchScript": (write_torchscript, load_torchscript_runner),
     "ONNX": (write_onnx, load_onnx_runner),
 }
@@ -200,15 +243,15 @@ FORMATS: dict[str, tuple[Callable[[Lifter, dict, str], None], Callable[[str], Ru
 # ---------------------------------------------------------------------------
 # Parity and the atomic export
 # ---------------------------------------------------------------------------
-def parity_errors(lifter: Lifter, run: Runner, batch_sizes=PARITY_BATCH_SIZES) -> dict[int, float]:
+def parity_errors(lifter: Deployable, run: Runner, batch_sizes=PARITY_BATCH_SIZES) -> dict[int, float]:
     """Max |run(x) - lifter(x)| in mm for each batch size; ExportError if the deployed model fails."""
     errors = {}
     for batch_size in batch_sizes:
-        joints = example_joints(lifter, batch_size, seed=batch_size)
+        inputs = example_inputs(lifter, batch_size, seed=batch_size)
         with torch.no_grad():
-            expected = lifter(joints).numpy()
+            expected = lifter(*inputs).numpy()
         try:
-            got = np.asarray(run(joints.numpy()))
+            got = np.asarray(run(*(x.numpy() for x in inputs)))
         except Exception as err:  # runtimes raise their own types for a shape baked into the graph
             raise ExportError(f"the exported model fails at batch size {batch_size}: {err}") from err
         if got.shape != expected.shape:
@@ -225,7 +268,7 @@ def check_destination(path: str) -> None:
         raise ExportError(f"{path}: {problem}; choose another output path.")
 
 
-def write_checked(lifter: Lifter, metadata: dict, fmt: str, tmp: Path, path: str) -> ExportResult:
+def write_checked(lifter: Deployable, metadata: dict, fmt: str, tmp: Path, path: str) -> ExportResult:
     """Write `fmt` to the temporary file tmp (for path) and check its parity with the eager model."""
     write, load_runner = FORMATS[fmt]
     try:
@@ -242,7 +285,19 @@ def write_checked(lifter: Lifter, metadata: dict, fmt: str, tmp: Path, path: str
     return ExportResult(fmt, path, os.path.getsize(tmp), errors)
 
 
-def export(weights: str, outputs: dict[str, str]) -> list[ExportResult]:
+def deployable(weights: str, causal: bool = False) -> tuple[Deployable, dict]:
+    """What a checkpoint exports: a per-frame Lifter, or a temporal model's WindowLifter (offline or causal)."""
+    lifter, checkpoint = load_lifter(weights, "cpu")
+    if not is_temporal(checkpoint):
+        if causal:
+            raise ExportError(f"{weights}: --causal exports a temporal model's causal window; this is a per-frame "
+                              f"model ({checkpoint['arch']}), which has none.")
+        return lifter, checkpoint
+    temporal, _ = load_sequence_lifter(weights, "cpu")
+    return WindowLifter(temporal, causal).eval(), checkpoint
+
+
+def export(weights: str, outputs: dict[str, str], causal: bool = False) -> list[ExportResult]:
     """Export the checkpoint `weights` to {format: path} ("TorchScript", "ONNX"), all or nothing."""
     paths = [os.path.abspath(p) for p in outputs.values()]
     if len(set(paths)) != len(paths):
@@ -251,8 +306,8 @@ def export(weights: str, outputs: dict[str, str]) -> list[ExportResult]:
         if fmt not in FORMATS:
             raise ExportError(f"unknown export format {fmt!r}; choose from {sorted(FORMATS)}.")
         check_destination(path)
-    lifter, checkpoint = load_lifter(weights, "cpu")
-    metadata = deployment_metadata(checkpoint, weights)
+    lifter, checkpoint = deployable(weights, causal)
+    metadata = deployment_metadata(checkpoint, weights, lifter)
     with atomic_outputs() as stage:
         return [write_checked(lifter, metadata, fmt, stage(path), path) for fmt, path in outputs.items()]
 
@@ -272,6 +327,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", help=WEIGHTS_HELP)
     parser.add_argument("--out", default=DEFAULT_OUT, help="TorchScript output (default: %(default)s)")
     parser.add_argument("--onnx", metavar="FILE", help="also write an ONNX model with a dynamic batch axis here")
+    parser.add_argument("--causal", action="store_true",
+                        help="a temporal model: export its causal window (past frames only, for a live camera)")
     args = parser.parse_args(argv)
     args.weights = args.weights or default_weights()
     return args
@@ -281,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     outputs = {"TorchScript": args.out, **({"ONNX": args.onnx} if args.onnx else {})}
     try:
-        results = export(args.weights, outputs)
+        results = export(args.weights, outputs, args.causal)
     except (CheckpointError, ExportError) as err:
         raise SystemExit(f"error: {err}") from None
     for result in results:

@@ -50,15 +50,17 @@ import torch
 
 import export_model
 import infer_keypoints
-from checkpoints import WEIGHTS_HELP, default_weights
+from checkpoints import (BUNDLED_TEMPORAL_WEIGHTS, WEIGHTS_HELP, CheckpointError, default_video_weights,
+                         default_weights, is_temporal, load_sequence_lifter, read_checkpoint, resolve_device)
 from detector import PoseDetector
 from infer_lifting import load_for_inference
 from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, media_outputs,
                            output_folder, refuse_existing)
 from infer_photo import process_image
 from infer_video import FALLBACK_FPS, StreamOptions, process_stream
+from model import Lifter, SequenceLifter
+from sequences import INTERNAL_FPS
 from smoothing import OneEuroFilter
-from model import Lifter
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +136,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--show", action="store_true",
                         help="open the figure (images) or a live window (video, camera) when a display exists")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop videos and the camera after this many frames")
-    parser.add_argument("--smooth", action="store_true", help="smooth the 3D joints over time (One-Euro filter)")
+    parser.add_argument("--video-weights", metavar="FILE",
+                        help="the temporal model for videos, the camera and keypoint sequences (default: the bundled "
+                             "pretrained/temporal_model_weights.pth when --weights is not given; a temporal --weights "
+                             "serves both)")
+    parser.add_argument("--per-frame", action="store_true",
+                        help="lift every video frame on its own, without the temporal model")
+    parser.add_argument("--smooth", action="store_true", help="smooth the 3D joints over time (One-Euro filter; the "
+                        "temporal model needs none)")
     parser.add_argument("--smooth-min-cutoff", type=float, metavar="HZ", default=OneEuroFilter.DEFAULT_MIN_CUTOFF,
                         help="One-Euro cut-off at rest, Hz: lower smooths more (default: %(default)s)")
     parser.add_argument("--smooth-beta", type=float, metavar="BETA", default=OneEuroFilter.DEFAULT_BETA,
@@ -161,6 +170,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.inputs.append(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     if args.focal is not None and not args.focal > 0:
         parser.error("--focal must be a positive number of pixels")
+    if args.per_frame and args.video_weights:
+        parser.error("--per-frame lifts without the temporal model; it takes no --video-weights")
+    args.video_weights = video_weights(args)
     if args.keypoints is not None:
         if args.inputs or args.camera is not None or args.smooth or args.max_frames is not None:
             parser.error("--keypoints reads 2D keypoints instead of images, videos or a camera; it takes no inputs, "
@@ -178,6 +190,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smooth and (args.smooth_min_cutoff <= 0 or args.smooth_beta < 0):
         parser.error("--smooth-min-cutoff must be positive and --smooth-beta non-negative")
     return args
+
+
+def video_weights(args: argparse.Namespace) -> str | None:
+    """The temporal model for videos: --video-weights, else a temporal --weights, else (no --weights) the bundled
+    video model; None for --per-frame, or when --weights names a per-frame model (its videos go frame by frame)."""
+    if args.per_frame:
+        return None
+    if args.video_weights or not args.weights:
+        return args.video_weights or default_video_weights()
+    try:
+        return args.weights if is_temporal(read_checkpoint(args.weights)) else None
+    except CheckpointError:
+        return None  # loading --weights reports it, naming the fix
 
 
 @dataclass
@@ -207,6 +232,21 @@ class Session:
             self.image_detector.close()
 
 
+def load_temporal(weights: str | None, device: str) -> SequenceLifter | None:
+    """The temporal model for the videos of this call, or None (frame by frame), saying which."""
+    if weights is None:
+        print("videos: lifted frame by frame" + ("" if os.path.isfile(BUNDLED_TEMPORAL_WEIGHTS) else
+                                                  f" ({BUNDLED_TEMPORAL_WEIGHTS} is missing)"), file=sys.stderr)
+        return None
+    try:
+        temporal, checkpoint = load_sequence_lifter(weights, resolve_device(device))
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from err
+    print(f"videos: the temporal model {weights} (a window of {2 * temporal.radius + 1} frames at "
+          f"{INTERNAL_FPS:g} fps; a camera: causal, the past {temporal.radius} frames)", file=sys.stderr)
+    return temporal
+
+
 def run(args: argparse.Namespace) -> int:
     """Process every input; returns the exit status."""
     if args.keypoints is not None:
@@ -227,8 +267,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     # The traced model gives the eager model's numbers exactly, in about half the time per pose.
     lifter = export_model.trace_lifter(lifter)
+    temporal = load_temporal(args.video_weights, args.device) if any(stem_and_kind(s)[1] == "video" for s in sources) else None
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
-    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"])
+    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"], temporal)
     failures: list[str] = []
     with output_folder(args.out) as out_dir:
         session = Session(lifter, checkpoint, weights, out_dir, args.show, options)

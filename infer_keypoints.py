@@ -19,15 +19,16 @@ from pathlib import Path
 import numpy as np
 
 import animation
+import camera
 import keypoints as kp
 import skeleton_utils as sk
 import visualize
 from atomic import atomic_outputs
-from checkpoints import weights_for_layout
-from infer_lifting import LiftedPerson, lift_people, load_for_inference
+from checkpoints import CheckpointError, load_sequence_lifter, resolve_device, weights_for_layout
+from infer_lifting import LiftedPerson, lift_people, lift_sequence, load_for_inference
 from infer_outputs import (OUTPUT_ENDINGS, OutputSet, is_own_output, joints_record, media_kind, output_folder,
                            output_paths, read_image, refuse_existing, rounded, to_json)
-from model import Lifter
+from model import Lifter, SequenceLifter
 
 # With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
 PERSON_BVH_ENDING = "_person{id}.bvh"
@@ -63,6 +64,31 @@ def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: L
     for (f, _, _), person in zip(people, flat):
         lifted[f].append(person)
     return lifted
+
+
+# Keypoint files that hold a video (a folder of OpenPose frames, MMPose's predictions of a video), which the
+# temporal model lifts; COCO files hold photos (results or annotations of unrelated images), lifted one by one.
+VIDEO_FORMATS = ("openpose", "mmpose")
+MIN_VIDEO_FRAMES = 3
+
+
+def is_video(sequence: kp.KeypointSequence) -> bool:
+    return sequence.format in VIDEO_FORMATS and len(sequence.frames) >= MIN_VIDEO_FRAMES
+
+
+def lift_over_time(lifted: list[list[LiftedPerson]], temporal: SequenceLifter, fps: float) -> None:
+    """Replace each tracked person's per-frame 3D with the temporal model's, over their frames (the others are
+    gaps), and place them again."""
+    for track in person_tracks(lifted).values():
+        joints = np.zeros((len(lifted), sk.NUM_JOINTS, 3))
+        found = np.zeros(len(lifted), dtype=bool)
+        for f, person in track.by_frame.items():
+            joints[f], found[f] = person.joints2d, True
+        poses = lift_sequence(temporal, joints, found, fps)
+        for f, person in track.by_frame.items():
+            person.joints3d = poses[f]
+            if person.intrinsics is not None:
+                person.pelvis_mm = camera.place_pelvis(person.joints2d, poses[f], person.intrinsics)
 
 
 def person_tracks(lifted: list[list[LiftedPerson]]) -> dict[int, PersonTrack]:
@@ -190,6 +216,23 @@ def check_frame_sizes(sequence: kp.KeypointSequence, intrinsics: list[np.ndarray
           f"(no pelvis_camera_mm); give --image-size WIDTH HEIGHT or --images FOLDER to place them.", file=sys.stderr)
 
 
+def temporal_for(sequence: kp.KeypointSequence, args: argparse.Namespace, input_mode: str) -> SequenceLifter | None:
+    """The temporal model for a keypoint video whose per-frame model it was built on, saying which; else None."""
+    if args.video_weights is None or not is_video(sequence):
+        return None
+    try:
+        temporal, checkpoint = load_sequence_lifter(args.video_weights, resolve_device(args.device))
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from err
+    if checkpoint["input_mode"] != input_mode:
+        print(f"note: {args.video_weights} builds on a model for --input {checkpoint['input_mode']}, not this file's "
+              f"{input_mode}; lifting frame by frame (give --video-weights of a {input_mode} temporal model)",
+              file=sys.stderr)
+        return None
+    print(f"video: the temporal model {args.video_weights}, offline, at {args.fps:g} fps (--fps)")
+    return temporal
+
+
 def run_keypoints(args: argparse.Namespace) -> int:
     """Lift every person of a keypoint file or folder; returns the exit status (1 when a frame had a problem)."""
     try:
@@ -208,7 +251,10 @@ def run_keypoints(args: argparse.Namespace) -> int:
     weights = Path(weights)
     lifter, checkpoint = load_for_inference(weights, args.device)
     print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
-    lifted = lift_sequence(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
+    lifted = lift_frames(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
+    temporal = temporal_for(sequence, args, checkpoint["input_mode"])
+    if temporal is not None:
+        lift_over_time(lifted, temporal, args.fps)
     with output_folder(args.out) as out_dir, owned.replaced():
         written, overlays = write_keypoint_outputs(sequence, lifted, images, out_dir, args.fps, weights, args.bvh)
     print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,9 @@ import pipeline
 import visualize
 from atomic import temporary_path
 from detector import Detection, DetectorFailed, DetectorProcess
-from infer_lifting import LiftedPerson, lift_detection
+from infer_lifting import LiftedPerson, TemporalTrack, detection_input, lift_detection, placed_detection
 from infer_outputs import InputFailed, coco17_keypoints, output_paths, pose_record, to_json, write_bvh
-from model import Lifter
+from model import Lifter, SequenceLifter
 from smoothing import OneEuroFilter
 
 # Frames per second assumed when a video or camera does not report its own.
@@ -37,6 +38,20 @@ class StreamOptions:
     focal: float | None = None
     bvh: bool = False
     input_mode: str = "mediapipe"  # the checkpoint's: how MediaPipe's landmarks become the model's input
+    # The temporal model: a video file's frames offline (each waits for the frames of its window), a
+    # camera's causally (past frames only, no delay). None: frame by frame (--per-frame).
+    temporal: SequenceLifter | None = None
+
+
+@dataclass
+class HeldFrame:
+    """A frame the temporal model has not lifted yet: what the stages after it need."""
+
+    t: float
+    frame: np.ndarray
+    detection: Detection | None
+    joints2d: np.ndarray | None
+    intrinsics: np.ndarray
 
 
 def open_capture(source: Path | int) -> tuple[cv2.VideoCapture, float, int | None]:
@@ -115,10 +130,12 @@ class StreamOutputs:
 class StreamSteps:
     """The work on each frame of a stream, one method per pipeline stage; each runs on a thread of its own."""
 
-    def __init__(self, detector: DetectorProcess, lifter: Lifter, options: StreamOptions):
+    def __init__(self, detector: DetectorProcess, lifter: Lifter, options: StreamOptions, live: bool):
         self.detector, self.lifter, self.options = detector, lifter, options
         self.annotator = visualize.FrameAnnotator(ring=pipeline.RESULTS_ALIVE_PER_STAGE)
         self.lifted = 0  # frames lifted so far: the next one's index in the outputs (a camera drops stale frames)
+        self.track = None if options.temporal is None else TemporalTrack(options.temporal, causal=live)
+        self.held: deque[HeldFrame] = deque()
 
     def submit(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
         """The frames, each handed to the detector as it is read, so that detection never waits for the reader."""
@@ -136,11 +153,28 @@ class StreamSteps:
         t, frame = timed_frame
         return t, frame, self.detector.detect(frame)
 
-    def lift(self, detected: tuple[float, np.ndarray, Detection | None]) -> tuple[np.ndarray, LiftedPerson | None, dict]:
+    def lift(self, detected: tuple[float, np.ndarray, Detection | None]) -> tuple | pipeline.Emit:
+        """Frame by frame: this frame's (frame, person or None, record). Temporal: the frames now ready (Emit)."""
         t, frame, detection = detected
         intrinsics, _ = camera.image_intrinsics(frame.shape, self.options.focal)
-        result = None if detection is None else lift_detection(detection, self.lifter, intrinsics,
-                                                               self.options.input_mode)
+        if self.track is None:
+            result = None if detection is None else lift_detection(detection, self.lifter, intrinsics,
+                                                                   self.options.input_mode)
+            return self._recorded(t, frame, result)
+        joints2d = None if detection is None else detection_input(detection, self.options.input_mode)
+        self.held.append(HeldFrame(t, frame, detection, joints2d, intrinsics))
+        return pipeline.Emit([self._from_track(pose) for _, pose in self.track.push(t, joints2d)])
+
+    def flush(self) -> pipeline.Emit:
+        """At the end of a video: the frames the temporal model still holds (their windows end with the video)."""
+        return pipeline.Emit([self._from_track(pose) for _, pose in self.track.finish()])
+
+    def _from_track(self, pose3d: np.ndarray | None) -> tuple[np.ndarray, LiftedPerson | None, dict]:
+        held = self.held.popleft()  # the track gives its frames in order
+        result = None if pose3d is None else placed_detection(held.detection, held.joints2d, pose3d, held.intrinsics)
+        return self._recorded(held.t, held.frame, result)
+
+    def _recorded(self, t: float, frame: np.ndarray, result: LiftedPerson | None) -> tuple[np.ndarray, LiftedPerson | None, dict]:
         _smooth(result, t, self.options.smooth)
         record = frame_record(self.lifted, t, result)
         self.lifted += 1
@@ -177,7 +211,7 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
         print("note: no display available, not opening a window", file=sys.stderr)
     detector = DetectorProcess(tracking=True, slots=pipeline.RESULTS_ALIVE_PER_STAGE)
     with detector, tqdm(total=total, unit="frame", desc=stem, file=sys.stderr) as bar:
-        steps = StreamSteps(detector, lifter, options)
+        steps = StreamSteps(detector, lifter, options, live)
 
         def write(drawn: tuple[np.ndarray, dict]) -> bool:
             """Write one frame; whether to go on."""
@@ -190,8 +224,8 @@ def _run_frames(capture: cv2.VideoCapture, clock, stem: str, total: int | None, 
             return options.max_frames is None or outputs.frames < options.max_frames
 
         frames = read_frames(capture, clock) if live else steps.submit(read_frames(capture, clock))
-        stages = [("detection", steps.detect if live else steps.collect), ("lifting", steps.lift),
-                  ("drawing", steps.draw)]
+        lifting = ("lifting", steps.lift) if steps.track is None or live else ("lifting", steps.lift, steps.flush)
+        stages = [("detection", steps.detect if live else steps.collect), lifting, ("drawing", steps.draw)]
         pipeline.run_pipeline(frames, stages, ("writing", write), keep_latest=live, stats=stats)
     if show:
         cv2.destroyAllWindows()

@@ -27,6 +27,7 @@ from atomic import output_problem, write_npz
 from bodies import FEET, random_bodies, standing_height
 import asf_amc
 from bvh import END_SITE_SUFFIX, BvhError, Clip, Skeleton, forward_kinematics, read_bvh
+from sequences import INTERNAL_FPS, resample
 
 # ---------------------------------------------------------------------------
 # Rigs: which BVH joints give the 28 MPI-INF-3DHP joints
@@ -324,9 +325,37 @@ def film(world: np.ndarray, view: np.ndarray, views: int, rng: np.random.Generat
             "intrinsics": intrinsics.astype(np.float32)}
 
 
+# A filmed sequence keeps the frames where the pelvis is at least this far in front of the camera and
+# every joint inside the image; the others are a gap, as when a detector loses a person leaving the view.
+NEAREST_MM = 1500.0
+
+
+def film_sequence(world: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(V, F, 28, 3) world motion of one clip (on each view's body) seen by V static studio cameras: the
+    contract's arrays of the (V x F) poses, view-major, and which of them are in view.
+
+    The clip keeps its trajectory: turned to one random heading about its mean floor position and stood
+    at one stage point per view, so a walk is a walk across the image, as a static camera films it.
+    """
+    views, frames = world.shape[:2]
+    cameras = camera.studio_cameras(1, rng, per_subject=views)
+    centred = world - np.array([1.0, 0.0, 1.0]) * world[:, :, sk.ROOT].mean(axis=1)[:, None, None]
+    view = np.repeat(np.arange(views), frames)
+    place = np.repeat(camera.stage_positions(views, rng), frames, axis=0)
+    yaw = np.repeat(rng.uniform(-180.0, 180.0, views), frames)
+    pose3d = camera.world_to_camera(centred.reshape(-1, sk.NUM_JOINTS, 3), yaw, place, cameras, np.zeros_like(view), view)
+    intrinsics = cameras.intrinsics[0, view]
+    pose2d = camera.project(pose3d, intrinsics)
+    in_view = ((pose3d[:, sk.ROOT, 2] > NEAREST_MM) & (pose3d[..., 2] > 0).all(-1)
+               & ((pose2d >= 0) & (pose2d <= camera.IMAGE_SIZE)).all(axis=(1, 2)))
+    return {"pose2d": pose2d.astype(np.float32), "pose3d": pose3d.astype(np.float32),
+            "intrinsics": intrinsics.astype(np.float32)}, in_view
+
+
 def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAULT_VIEWS, seed: int = 0,
                  units: str | None = None, validation: tuple[str, ...] = DEFAULT_VALIDATION, say=print,
-                 asf: str | os.PathLike | None = None, amc_fps: float = asf_amc.DEFAULT_FPS) -> dict[str, np.ndarray]:
+                 asf: str | os.PathLike | None = None, amc_fps: float = asf_amc.DEFAULT_FPS,
+                 sequences: bool = False) -> dict[str, np.ndarray]:
     """Motion-capture clips (BVH or ASF/AMC files, or folders) -> the data contract, subsampled to at most
     `fps`, seen by `views` cameras.
 
@@ -334,6 +363,8 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     holdout (1 for the validation clips). In training clips every view but the first shows the
     motion on a body of another size (random_bodies); validation clips keep the real bodies.
     The arrays clip_names and subject_names name the sequence and subject ids.
+    With `sequences`, each clip is resampled to exactly `fps` (written as the contract's fps) and each view
+    is a static camera filming the whole clip on one body (film_sequence), for the temporal model.
     """
     if fps <= 0 or views < 1 or amc_fps <= 0:
         raise ValueError(f"--fps and --amc-fps must be positive and --views at least 1 (got {fps}, {amc_fps} and {views})")
@@ -344,26 +375,36 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     for number, path in enumerate(clips):
         rng = np.random.default_rng([seed, number])
         pose, clip = load_clip_joints(path, units, asf, amc_fps)
-        step = max(1, round(clip.fps / fps))
-        if clip.fps < fps:
-            slower.append(f"{path.name} ({clip.fps:.4g} fps)")
-        frames = np.arange(0, len(pose), step)
-        pose = pose[frames]
         held = is_validation_clip(path, validation)
-        bodies = [pose] + [pose if held else random_bodies(pose, rng) for _ in range(views - 1)]
+        if sequences:
+            pose = resample(pose, clip.fps, fps)
+            frames = np.arange(len(pose))
+            bodies = [pose] + [pose if held else random_bodies(pose, rng, one_body=True) for _ in range(views - 1)]
+            part, keep = film_sequence(np.stack(bodies), rng)
+        else:
+            step = max(1, round(clip.fps / fps))
+            if clip.fps < fps:
+                slower.append(f"{path.name} ({clip.fps:.4g} fps)")
+            frames = np.arange(0, len(pose), step)
+            pose = pose[frames]
+            bodies = [pose] + [pose if held else random_bodies(pose, rng) for _ in range(views - 1)]
+            part = film(np.concatenate(bodies), np.repeat(np.arange(views), len(frames)), views, rng)
+            keep = np.ones(views * len(frames), bool)
         view = np.repeat(np.arange(views), len(frames))
-        part = film(np.concatenate(bodies), view, views, rng)
         part.update(camera=view.astype(np.int32), frame=np.tile(frames, views).astype(np.int32),
                     sequence=np.full(len(view), number, np.int32),
                     subject=np.full(len(view), subjects.index(labels[path]), np.int32),
                     holdout=np.full(len(view), int(held), np.int8))
+        part = {key: value[keep] for key, value in part.items()}
         parts.append(part)
     arrays = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     arrays["clip_names"] = np.array([f"{p.parent.name}/{p.name}" for p in clips])
     arrays["subject_names"] = np.array(subjects)
+    if sequences:
+        arrays["fps"] = np.float32(fps)
     held = int(arrays["holdout"].sum())
     say(f"motion capture: {len(clips)} clips of {len(subjects)} performers -> {len(arrays['pose2d'])} poses "
-        f"(at most {fps:g} fps x {views} views), {held} of them in the validation clips")
+        f"({'sequences at' if sequences else 'at most'} {fps:g} fps x {views} views), {held} of them in the validation clips")
     if slower:
         say(f"note: {len(slower)} clips run slower than --fps {fps:g}, so all their frames are kept, at their own rate: "
             + ", ".join(slower[:5]) + (", ..." if len(slower) > 5 else ""))
@@ -390,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation", nargs="*", default=list(DEFAULT_VALIDATION), metavar="PATTERN",
                         help="clips held out for validation, as glob patterns on 'folder/file' or 'file' "
                              "(default: %(default)s)")
+    parser.add_argument("--sequences", action="store_true",
+                        help="film each clip as a video for the temporal model: resampled to exactly --fps "
+                             f"(use {INTERNAL_FPS:g}, the model's rate), one static camera and one body per view")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
     problem = output_problem(args.out, args.force)
@@ -398,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         arrays = import_clips(args.clips, args.fps, args.views, args.seed, args.units, tuple(args.validation),
-                              asf=args.asf, amc_fps=args.amc_fps)
+                              asf=args.asf, amc_fps=args.amc_fps, sequences=args.sequences)
     except ValueError as err:  # BvhError, AsfAmcError
         print(f"error: {err}", file=sys.stderr)
         return 1

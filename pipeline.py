@@ -13,6 +13,10 @@ A file must never lose a frame, so a full queue makes the stage before it wait. 
 not fall behind, so with keep_latest=True the reader replaces a frame the first stage has not taken
 yet: the frame shown is at most one first-stage call plus one frame old.
 
+A stage may hold frames back (the temporal lifter waits for the frames after one): it returns
+Emit(items), the results ready now, none or several, and its stage entry names a third function,
+called once at the end of the frames, whose Emit gives the results it still holds.
+
 A stage that raises stops the reader at once; the frames before the failing one still flow to the
 sink, then run_pipeline raises that same exception in the caller. A sink returning False (a window
 closed, --max-frames reached) or an exception in the caller abandons the frames in flight.
@@ -55,6 +59,13 @@ class PipelineStats:
         dropped = f", {self.dropped} stale frames dropped" if self.dropped else ""
         return (f"{self.frames} frames in {self.wall_seconds:.1f} s = {fps:.1f} fps{dropped} "
                 f"(stages overlap; busy ms per frame: {busy})")
+
+
+@dataclass
+class Emit:
+    """A stage's results for one call: none, one or several items, each passed on to the next stage."""
+
+    items: list
 
 
 class _Abandoned(Exception):
@@ -134,11 +145,17 @@ class _Run:
             self.stop_reading.set()
             self._send_last(box, _Failure(err))
 
-    def work(self, index: int, name: str, fn: Callable) -> None:
+    def work(self, index: int, name: str, fn: Callable, flush: Callable[[], Emit] | None = None) -> None:
         inbox, outbox = self.boxes[index], self.boxes[index + 1]
         try:
             while True:
                 item = _get(inbox, self.abandoned)
+                if item is _END and flush is not None:
+                    try:
+                        held = self.timed(name, lambda _: flush(), None)
+                    except BaseException as err:
+                        held, item = Emit([]), _Failure(err)
+                    self._pass_on(outbox, held)
                 if item is _END or isinstance(item, _Failure):
                     _put(outbox, item, self.abandoned)
                     return
@@ -148,9 +165,13 @@ class _Run:
                     self.stop_reading.set()
                     _put(outbox, _Failure(err), self.abandoned)
                     return
-                _put(outbox, result, self.abandoned)
+                self._pass_on(outbox, result)
         except _Abandoned:
             pass
+
+    def _pass_on(self, outbox: queue.Queue, result) -> None:
+        for item in (result.items if isinstance(result, Emit) else [result]):
+            _put(outbox, item, self.abandoned)
 
     def _send_last(self, box: queue.Queue, item) -> None:
         """The end or a failure must arrive even on a one-slot live queue, where it replaces a stale frame."""
@@ -163,22 +184,23 @@ class _Run:
             pass
 
 
-def run_pipeline(frames: Iterable, stages: Sequence[tuple[str, Callable]], sink: tuple[str, Callable[[object], bool]],
+def run_pipeline(frames: Iterable, stages: Sequence[tuple], sink: tuple[str, Callable[[object], bool]],
                  keep_latest: bool = False, reader_name: str = "read",
                  stats: PipelineStats | None = None) -> PipelineStats:
     """Feed every item of frames through the stages in order, then to the sink on this thread.
 
-    stages: (name, function) pairs, each called with the previous one's result on its own thread.
+    stages: (name, function) pairs, each called with the previous one's result on its own thread, or
+    (name, function, flush) for a stage that holds results back (see Emit).
     sink: (name, function) called with each final result in order; returning False ends the run.
     keep_latest: for live sources, drop a frame the first stage has not taken when a newer one arrives.
     Raises the first exception of any stage, after the frames before it reached the sink.
     stats, when given, is filled in (also when the run ends with an exception) and returned.
     """
-    stage_names = [name for name, _ in stages]
+    stage_names = [stage[0] for stage in stages]
     run = _Run(len(stages), [reader_name, *stage_names, sink[0]], keep_latest)
     threads = [threading.Thread(target=run.read, args=(frames, reader_name), name=reader_name, daemon=True)]
-    threads += [threading.Thread(target=run.work, args=(i, name, fn), name=name, daemon=True)
-                for i, (name, fn) in enumerate(stages)]
+    threads += [threading.Thread(target=run.work, args=(i, *stage), name=stage[0], daemon=True)
+                for i, stage in enumerate(stages)]
     stats = PipelineStats() if stats is None else stats
     start = time.perf_counter()
     for thread in threads:

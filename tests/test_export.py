@@ -18,6 +18,7 @@ import skeleton_utils as sk
 import synthetic
 import model_input as mi
 import checkpoints as ckpt
+from tests import test_temporal
 
 TINY = {"gcn_transformer": {"dim": 16, "depth": 2, "heads": 2}, "mlp": {"width": 64, "blocks": 1}}
 FRESH_PROCESS_BATCHES = (1, 7, 64)
@@ -224,3 +225,26 @@ def test_the_traced_lifter_infer_uses_per_frame_matches_eager(weights, checkpoin
         with torch.no_grad():
             assert (traced(joints) - lifter(joints)).abs().max() <= 1e-4  # mm
     assert any(p.requires_grad for p in lifter.parameters())  # tracing left the caller's model alone
+
+
+def test_a_temporal_model_exports_its_window_offline_and_causal_with_parity(tmp_path):
+    weights = tmp_path / "temporal.pth"
+    lifter = test_temporal.tiny_lifter()
+    ckpt.save_checkpoint(str(weights), lifter.model, "temporal", test_temporal.TINY, "mediapipe",
+                         torch.stack([lifter.mean, lifter.std]))
+    for causal in (False, True):
+        out = {"TorchScript": str(tmp_path / f"w{causal}.ts"), "ONNX": str(tmp_path / f"w{causal}.onnx")}
+        results = export_model.export(str(weights), out, causal)
+        assert all(max(r.max_abs_diff_mm.values()) <= export_model.PARITY_TOLERANCE_MM for r in results)
+        run = export_model.load_onnx_runner(out["ONNX"])
+        window = export_model.deployable(str(weights), causal)[0]
+        joints, found = (x.numpy() for x in export_model.example_windows(window, 3))
+        later = joints.copy()
+        later[:, test_temporal.TINY["radius"] + 1:, 5, :2] += 80.0  # a wrist moves in the frames after the centre
+        changed = np.abs(run(later, found) - run(joints, found)).max()
+        assert (changed == 0) if causal else (changed > 1.0)
+        extra = {export_model.METADATA_FILE: ""}
+        torch.jit.load(out["TorchScript"], _extra_files=extra)
+        assert f"a window of {2 * test_temporal.TINY['radius'] + 1} frames" in json.loads(extra[export_model.METADATA_FILE])["input"]
+    with pytest.raises(export_model.ExportError, match="per-frame model"):
+        export_model.deployable(ckpt.BUNDLED_WEIGHTS, causal=True)

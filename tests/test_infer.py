@@ -21,6 +21,7 @@ import infer_video
 import infer_lifting
 import smoothing
 import checkpoints as ckpt
+import model as model_module
 
 REPO = Path(__file__).resolve().parents[1]
 GRACE_HOPPER = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -416,3 +417,57 @@ def test_one_euro_restarts_after_reset_and_needs_increasing_time():
         one_euro(np.ones(3), 0.0)
     one_euro.reset()
     np.testing.assert_array_equal(one_euro(np.full(3, 7.0), 5.0), np.full(3, 7.0))
+
+
+# ---------------------------------------------------------------------------
+# Video through the temporal model
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def temporal_weights(weights, tmp_path_factory) -> Path:
+    """The bundled video model when present, else a temporal model on `weights` with a small random correction."""
+    if Path(ckpt.BUNDLED_TEMPORAL_WEIGHTS).is_file() and Path(weights) == Path(ckpt.BUNDLED_WEIGHTS):
+        return Path(ckpt.BUNDLED_TEMPORAL_WEIGHTS)
+    frame, checkpoint = ckpt.load_checkpoint(str(weights))
+    config = {"frame_config": checkpoint["config"], "radius": 4, "dim": 32, "depth": 1, "heads": 2}
+    model = model_module.TemporalLifter(**config)
+    model.frame_model.load_state_dict(frame.state_dict())
+    torch.nn.init.normal_(model.head.weight, std=0.01)
+    path = tmp_path_factory.mktemp("temporal") / "temporal_model_weights.pth"
+    ckpt.save_checkpoint(str(path), model, "temporal", config, checkpoint["input_mode"], checkpoint["norm_stats"])
+    return path
+
+
+def test_a_video_is_lifted_offline_by_the_temporal_model_exactly_as_its_frames_in_one_sequence(
+        weights, temporal_weights, clip, tmp_path):
+    proc = run_infer(clip, "--weights", weights, "--video-weights", temporal_weights, "--out", tmp_path, "--bvh",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"videos: the temporal model {temporal_weights}" in proc.stderr
+    records = [json.loads(line) for line in (tmp_path / "clip_joints.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(10))  # the frames held for their windows all came out
+    assert [r["person"] for r in records] == [i not in (4, 5) for i in range(10)]
+    assert cv2.VideoCapture(str(tmp_path / "clip_annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 10
+    assert (tmp_path / "clip.bvh").is_file()
+    # The streamed, delayed lifting gives what the whole sequence lifted at once gives (10 fps, gaps at 4 and 5).
+    found = np.array([r["person"] for r in records])
+    joints2d = np.zeros((10, 28, 3))
+    for k, r in enumerate(records):
+        if r["person"]:
+            joints2d[k] = [j["pixel"] + [j["visibility"]] for j in r["joints"]]
+    temporal, _ = ckpt.load_sequence_lifter(str(temporal_weights))
+    expected = infer_lifting.lift_sequence(temporal, joints2d, found, fps=10.0)
+    got = np.array([[j["mm"] for j in r["joints"]] if r["person"] else np.zeros((28, 3)) for r in records])
+    assert np.abs(got - expected)[found].max() < 1.0  # the records round pixels to 0.01 and mm to 0.1
+    per_frame = run_infer(clip, "--weights", weights, "--per-frame", "--out", tmp_path / "pf", cwd=tmp_path)
+    assert per_frame.returncode == 0 and "videos: lifted frame by frame" in per_frame.stderr
+
+
+def test_a_camera_is_lifted_causally_by_the_temporal_model_without_delay(weights, temporal_weights, clip, tmp_path,
+                                                                         monkeypatch):
+    lifter, _ = infer_lifting.load_for_inference(weights, torch.device("cpu"))
+    temporal, _ = ckpt.load_sequence_lifter(str(temporal_weights))
+    monkeypatch.setattr(infer_video, "open_capture", lambda source: (EndlessCamera(clip), 30.0, None))
+    options = infer_video.StreamOptions(max_frames=6, smooth=None, show=False, temporal=temporal)
+    infer_video.process_stream(0, "camera0", tmp_path, lifter, options)
+    records = [json.loads(line) for line in (tmp_path / "camera0_joints.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and records[0]["person"]  # the first frame's 3D came at once, from itself alone

@@ -232,7 +232,8 @@ def test_train_and_eval_mix_motion_capture_with_synthetic_poses(tmp_path):
     assert "motion capture" in results["split_description"] and "holdout = 1" in results["split_description"]
     sources = {row["source"].split(" ")[0]: row for row in results["sources"]}
     assert set(sources) == {"synthetic", "motion"}
-    assert sources["motion"]["num_poses"] == 10 * 2  # the test clip: 10 frames x 2 views
+    # eval.py films the clips as videos at the temporal model's 25 fps: the 1 s test clip is 25 frames x 2 views.
+    assert sources["motion"]["num_poses"] == 25 * 2
     assert 0 < results["joint_sets"]["test14"]["limb_angle"] < 180
 
 

@@ -1,0 +1,243 @@
+"""Train the temporal lifter (model.TemporalLifter) on motion sequences, offline and causal with the same weights.
+
+    python mocap.py ../shared/mocap/cmu ../shared/mocap/cmu_cc ../shared/mocap/cmu_sitting ../shared/mocap/hdm05 \
+        --sequences --fps 25 --out sequences.npz
+    python train_temporal.py --data sequences.npz --out runs/temporal --steps 6000
+
+The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen; the temporal
+part learns from chunks of consecutive frames whose 2D carries the measured detector noise
+(detector_noise.py), half of the steps with the causal mask and half with the offline one. The held-out
+clips (the file's holdout column, mocap.py's validation clips) choose the best weights; the run writes
+temporal_model_weights.pth (the best) and a log into --out.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+import checkpoints as ckpt
+import data_loader as dl
+import detector_noise as dn
+import metrics
+import model_input as mi
+import sequences as seq
+import skeleton_utils as sk
+import training_step
+from atomic import folder_problem, write_json
+from infer_lifting import lift_sequence
+from model import TEMPORAL_ARCH, SequenceLifter, TemporalLifter, count_parameters
+
+TEMPORAL_WEIGHTS = "temporal_model_weights.pth"
+DEFAULT_RADIUS = 13  # a window of 27 frames offline (about a second at 25 fps), 14 causal
+VELOCITY_LOSS_WEIGHT = 1.0  # the velocity error in the loss: motion, not only poses, must be right
+VALIDATION_CHUNK = 128
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="sequences in the data contract with fps (mocap.py --sequences)")
+    p.add_argument("--frame-weights", default=ckpt.BUNDLED_WEIGHTS,
+                   help="the per-frame model that encodes each frame (default: the bundled one)")
+    p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
+    p.add_argument("--dim", type=int, default=192)
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=24, help="chunks per step (default: %(default)s)")
+    p.add_argument("--chunk", type=int, default=64, help="consecutive frames per chunk (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=".", help="output folder (default: the working directory)")
+    p.add_argument("--force", action="store_true", help="overwrite a previous run's weights in --out")
+    return p
+
+
+# ---------------------------------------------------------------------------
+# Chunks of consecutive frames
+# ---------------------------------------------------------------------------
+class Chunks:
+    """Chunks of consecutive frames cut from the runs of a pose file, as tensors."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], runs: list[np.ndarray]):
+        self.pose2d = torch.from_numpy(arrays["pose2d"])
+        self.pose3d = torch.from_numpy(arrays["pose3d"])
+        self.intrinsics = torch.from_numpy(arrays["intrinsics"])
+        self.runs = runs
+        self.lengths = np.array([len(r) for r in runs])
+
+    def sample(self, batch: int, chunk: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """`batch` random chunks, runs drawn by their length; frames past a run's end are marked absent."""
+        picks = rng.choice(len(self.runs), size=batch, p=self.lengths / self.lengths.sum())
+        rows = []
+        for pick in picks:
+            run = self.runs[pick]
+            start = rng.integers(0, max(len(run) - chunk, 0) + 1)
+            rows.append(run[start:start + chunk])
+        return self.gather(rows, chunk)
+
+    def gather(self, rows: list[np.ndarray], chunk: int) -> dict[str, torch.Tensor]:
+        index = torch.zeros(len(rows), chunk, dtype=torch.long)
+        present = torch.zeros(len(rows), chunk, dtype=torch.bool)
+        for i, row in enumerate(rows):
+            index[i, :len(row)] = torch.from_numpy(row)
+            index[i, len(row):] = int(row[-1])
+            present[i, :len(row)] = True
+        pose3d = self.pose3d[index]
+        return {"pose2d": self.pose2d[index], "pose3d": pose3d,
+                "mm_per_px": dn.mm_per_pixel(pose3d, self.intrinsics[index]), "present": present}
+
+
+def training_input(batch: dict[str, torch.Tensor], input_mode: str,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(model input, found, 3D target) of a batch with a detector's noise, randomised about the measured one.
+
+    Most chunks get the measured MediaPipe noise at 0.3-2.5 x its size with 0-25% of joints of low
+    visibility and 0-10% of frames missed; the others white noise of 0-6 px (other detectors' keypoints).
+    """
+    pose2d, pose3d = batch["pose2d"], batch["pose3d"]
+    if rng.random() < 0.5:
+        pose2d, pose3d = sk.flip_pose(pose2d), sk.flip_pose(pose3d)
+    observed = mi.observed_joints(pose2d, input_mode)
+    b = len(pose2d)
+    if rng.random() < 0.7:
+        model = dataclasses.replace(dn.MEASURED, unseen_rate=rng.uniform(0, 0.25), missed_rate=rng.uniform(0, 0.1))
+        scale = torch.from_numpy(rng.uniform(0.3, 2.5, b)).float()
+        observed, found = dn.add_sequence_noise(observed, batch["mm_per_px"], model, scale)
+    else:
+        observed = dn.add_plain_noise(observed, rng.uniform(0, 6))
+        found = torch.ones(pose2d.shape[:2], dtype=torch.bool)
+    return mi.complete_joints(observed, input_mode), found & batch["present"], pose3d
+
+
+def sequence_loss(pred: torch.Tensor, target: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+    """The per-frame loss on found frames plus VELOCITY_LOSS_WEIGHT x the velocity error between found neighbours."""
+    target = target - target[..., sk.ROOT:sk.ROOT + 1, :]
+    loss = training_step.pose_loss(pred[found], target[found])
+    both = found[:, 1:] & found[:, :-1]
+    if both.any():
+        velocity = (torch.diff(pred, dim=1) - torch.diff(target, dim=1))[both]
+        loss = loss + VELOCITY_LOSS_WEIGHT * velocity.norm(dim=-1).mean()
+    return loss
+
+
+# ---------------------------------------------------------------------------
+# Validation on the held-out clips
+# ---------------------------------------------------------------------------
+def validate(lifter: SequenceLifter, chunks: Chunks, input_mode: str, noise: str, causal: bool) -> dict:
+    """MPJPE and acceleration error of the held-out runs, with fixed noise (the same every time)."""
+    generator = torch.Generator().manual_seed(0)
+    errors, accels = [], []
+    for run in chunks.runs:
+        batch = chunks.gather([run], len(run))
+        observed = mi.observed_joints(batch["pose2d"], input_mode)
+        x, found = dn.detector_input(observed, batch["mm_per_px"], input_mode, noise, generator)
+        pred = torch.as_tensor(lift_sequence(lifter, x[0].numpy(), found[0].numpy(), seq.INTERNAL_FPS, causal),
+                               dtype=torch.float32)
+        target = batch["pose3d"][0] - batch["pose3d"][0, :, sk.ROOT:sk.ROOT + 1]
+        errors.append(metrics.joint_errors(pred, target).mean(-1))
+        if len(run) >= 3:
+            accels.append(float(metrics.acceleration_error(pred, target)) * (len(run) - 2))
+    frames = sum(len(r) - 2 for r in chunks.runs if len(r) >= 3)
+    return {"mpjpe": float(torch.cat(errors).mean()), "accel": sum(accels) / max(frames, 1)}
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+def load_sequences(path: str) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The file's arrays and its training and held-out runs; an error unless it holds sequences at the model's rate."""
+    arrays = dl.load_pose_file(path)
+    if not seq.has_sequences(arrays) or "intrinsics" not in arrays:
+        raise dl.DatasetError(f"{path}: the temporal model trains on sequences: the file needs sequence, camera, frame "
+                              f"and intrinsics. Write one with `python mocap.py CLIPS --sequences --fps "
+                              f"{seq.INTERNAL_FPS:g} --out {path}`.")
+    fps = float(arrays.get("fps", seq.INTERNAL_FPS))
+    if abs(fps - seq.INTERNAL_FPS) > 1e-3:
+        raise dl.DatasetError(f"{path}: its frames run at {fps:g} fps; the temporal model works at "
+                              f"{seq.INTERNAL_FPS:g} fps. Rebuild it with mocap.py --fps {seq.INTERNAL_FPS:g}.")
+    if "holdout" not in arrays or not arrays["holdout"].any():
+        raise dl.DatasetError(f"{path}: no held-out clips (the holdout column); mocap.py marks its --validation clips.")
+    held = arrays["holdout"] == 1
+    return arrays, seq.runs(arrays, np.flatnonzero(~held)), seq.runs(arrays, np.flatnonzero(held))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = os.path.join(args.out, TEMPORAL_WEIGHTS)
+    problem = folder_problem(args.out) or (f"{out} exists; pass --force to replace it"
+                                           if os.path.exists(out) and not args.force else None)
+    if problem:
+        print(f"error: --out {problem}", file=sys.stderr)
+        return 2
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    try:
+        arrays, train_runs, val_runs = load_sequences(args.data)
+        frame_model, frame_checkpoint = ckpt.load_checkpoint(args.frame_weights)
+    except (dl.DatasetError, ckpt.CheckpointError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if frame_checkpoint["arch"] != "gcn_transformer":
+        print(f"error: {args.frame_weights}: the temporal model builds on a gcn_transformer, not {frame_checkpoint['arch']}",
+              file=sys.stderr)
+        return 1
+    input_mode, norm_stats = frame_checkpoint["input_mode"], frame_checkpoint["norm_stats"]
+    config = {"frame_config": dict(frame_checkpoint["config"]), "radius": args.radius, "dim": args.dim, "depth": args.depth,
+              "heads": args.heads}
+    model = TemporalLifter(**config)
+    model.frame_model.load_state_dict(frame_model.state_dict())
+    model.frame_model.requires_grad_(False)
+    lifter = SequenceLifter(model, norm_stats)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = training_step.make_optimizer(trainable, args.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.05)
+    train_chunks, val_chunks = Chunks(arrays, train_runs), Chunks(arrays, val_runs)
+    print(f"{len(train_runs)} training runs ({train_chunks.lengths.sum()} frames), {len(val_runs)} held-out runs "
+          f"({val_chunks.lengths.sum()} frames); {count_parameters(model) - count_parameters(model.frame_model):,} "
+          f"temporal parameters on a frozen per-frame model; window {2 * args.radius + 1} frames at {seq.INTERNAL_FPS:g} fps",
+          flush=True)
+    log, best, started = [], float("inf"), time.perf_counter()
+    frames_seen = 0
+    for step in range(1, args.steps + 1):
+        model.train()
+        model.frame_model.eval()
+        x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng)
+        pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=bool(step % 2))
+        loss = sequence_loss(pred, target, found)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        schedule.step()
+        frames_seen += int(found.sum())
+        if step % args.eval_every == 0 or step == args.steps:
+            model.eval()
+            offline = validate(lifter, val_chunks, input_mode, "mediapipe", causal=False)
+            causal = validate(lifter, val_chunks, input_mode, "mediapipe", causal=True)
+            elapsed = time.perf_counter() - started
+            entry = {"step": step, "loss": float(loss.detach()), "offline": offline, "causal": causal,
+                     "seconds": round(elapsed, 1), "frames_per_second": round(frames_seen / elapsed, 1)}
+            log.append(entry)
+            score = offline["mpjpe"] + causal["mpjpe"]
+            if score < best:
+                best = score
+                ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
+                                     extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": args.data})
+            print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
+                  f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
+                  f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)
+            write_json(os.path.join(args.out, "temporal_log.json"), log)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
