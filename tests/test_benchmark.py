@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import benchmark
+import checkpoints as ckpt
 import model as mdl
 import skeleton_utils as sk
 from bvh_fixtures import write_cmu_clip
@@ -96,6 +97,10 @@ def test_video_run_compares_the_pipeline_with_mediapipe_alone(tmp_path):
     figures = [video["ratio"], video["mediapipe_alone"]["fps"], video["pipeline"]["fps"], *video["pipeline"]["stage_ms"].values()]
     assert all(math.isfinite(x) and x > 0 for x in figures)  # measured, not asserted fast or slow
     assert not list(tmp_path.glob("*.mp4"))  # the clip and the outputs lived in temporary folders
+    # The bundled video model lifted the pipeline's frames, and a camera's causal latency was measured.
+    assert video["temporal"] == ckpt.BUNDLED_TEMPORAL_WEIGHTS and "by the temporal model, offline" in result.stdout
+    assert video["causal_latency"]["frames"] == 20 and "camera, causal temporal model" in result.stdout
+    assert 0 < video["causal_latency"]["temporal_lift_median_ms"] < video["causal_latency"]["median_ms"]
 
 
 def test_loading_bvh_clips_also_times_importing_the_largest(tmp_path):

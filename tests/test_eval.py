@@ -10,11 +10,14 @@ import torch
 import data_loader as dl
 import eval as evaluation
 import metrics
+import mocap
 import model as mdl
 import skeleton_utils as sk
 import synthetic
 import train
 import checkpoints as ckpt
+from tests.bvh_fixtures import write_cmu_clip
+from tests.test_temporal import TINY, tiny_lifter
 
 REPO = Path(__file__).resolve().parent.parent
 VAL_FRACTION = 0.4
@@ -162,3 +165,56 @@ def test_input_flag_scores_a_model_on_another_input_mode(pose_file, weights, tmp
     own_result, other_result = json.loads(own.read_text()), json.loads(other.read_text())
     assert other_result["input_mode"] == "coco17" and own_result["input_mode"] == "mediapipe"
     assert other_result["joint_sets"]["all28"]["mpjpe"] != own_result["joint_sets"]["all28"]["mpjpe"]
+
+
+# ---------------------------------------------------------------------------
+# Videos: sequence scores, the temporal model, saved predictions
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sequence_file(tmp_path_factory) -> Path:
+    """Two clips filmed as videos at 25 fps by two cameras each (mocap.py --sequences)."""
+    folder = tmp_path_factory.mktemp("clips")
+    clips = [str(write_cmu_clip(folder / f"clip{k}.bvh", frames=120, seed=k)) for k in range(2)]
+    arrays = mocap.import_clips(clips, fps=25.0, views=2, sequences=True, validation=(), say=lambda *_: None)
+    path = folder / "sequences.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def temporal_checkpoint(tmp_path_factory) -> Path:
+    lifter = tiny_lifter()
+    path = tmp_path_factory.mktemp("temporal") / "temporal.pth"
+    ckpt.save_checkpoint(str(path), lifter.model, mdl.TEMPORAL_ARCH, TINY, "mediapipe",
+                         torch.stack([lifter.mean, lifter.std]))
+    return path
+
+
+def test_videos_are_scored_with_jitter_beside_the_fixed_filters(sequence_file, temporal_checkpoint, tmp_path, capsys):
+    report = tmp_path / "video.json"
+    assert run_eval("--data", str(sequence_file), "--split", "all", "--weights", str(temporal_checkpoint),
+                    "--noise", "mediapipe", "--json", str(report)) == 0
+    out = capsys.readouterr().out
+    assert "videos: 4 runs of consecutive frames" in out and "at 25 fps" in out and "noise: mediapipe" in out
+    methods = json.loads(report.read_text())["video"]["methods"]
+    assert set(methods) == {"per-frame", "per-frame + --smooth (One-Euro)", "moving average of the per-frame 3D, 9 frames",
+                            "moving average of the per-frame 3D, 27 frames", evaluation.TEMPORAL_OFFLINE,
+                            evaluation.TEMPORAL_CAUSAL}
+    per_frame, averaged = methods["per-frame"]["all28"], methods["moving average of the per-frame 3D, 9 frames"]["all28"]
+    assert averaged["acceleration_error"] < per_frame["acceleration_error"]  # a filter smooths the noisy 2D's jitter
+    assert all(np.isfinite(list(m["test14"].values())).all() for m in methods.values())
+
+
+def test_saved_predictions_keep_the_order_of_the_input_file(sequence_file, temporal_checkpoint, tmp_path):
+    arrays = dict(np.load(sequence_file))
+    order = np.random.default_rng(0).permutation(len(arrays["pose2d"]))
+    shuffled = tmp_path / "shuffled.npz"
+    np.savez(shuffled, **{k: (v[order] if np.ndim(v) and len(v) == len(order) else v) for k, v in arrays.items()})
+    saved, saved_shuffled = tmp_path / "pred.npz", tmp_path / "pred_shuffled.npz"
+    for data, out in ((sequence_file, saved), (shuffled, saved_shuffled)):
+        assert run_eval("--data", str(data), "--split", "all", "--weights", str(temporal_checkpoint),
+                        "--save-predictions", str(out)) == 0
+    pred, pred_shuffled = np.load(saved)["pose3d_pred"], np.load(saved_shuffled)["pose3d_pred"]
+    assert pred.shape == (len(order), 28, 3)
+    assert np.allclose(pred_shuffled, pred[order], atol=1e-3)  # each row is its pose's, wherever it sits in the file
+    assert (np.load(saved_shuffled)["index"] == np.arange(len(order))).all()

@@ -94,3 +94,32 @@ def test_a_live_source_drops_stale_frames_instead_of_queueing_them():
     stats = pipeline.run_pipeline(camera(), [("slow", slow_first_stage)], ("sink", received.append), keep_latest=True)
     assert 0 < len(received) < 200 and stats.dropped == 2000 - len(received)
     assert received == sorted(received)  # newer frames only: what arrives is still in order
+
+
+def test_a_stage_that_holds_frames_back_passes_them_on_in_order_and_the_rest_at_the_end():
+    held = []
+
+    def delay_by_three(item):
+        held.append(item)
+        return pipeline.Emit([held.pop(0)] if len(held) > 3 else [])
+
+    def release() -> pipeline.Emit:
+        rest = list(held)
+        held.clear()
+        return pipeline.Emit(rest)
+
+    got = []
+    stats = pipeline.run_pipeline(range(20), [("delay", delay_by_three, release), ("double", lambda x: 2 * x)],
+                                  ("sink", got.append))
+    assert got == [2 * k for k in range(20)] and stats.frames == 20
+
+
+def test_a_failure_while_releasing_the_held_frames_ends_the_run_with_it():
+    def hold(item):
+        return pipeline.Emit([])
+
+    def fail() -> pipeline.Emit:
+        raise RuntimeError("cannot release")
+
+    with pytest.raises(RuntimeError, match="cannot release"):
+        pipeline.run_pipeline(range(5), [("hold", hold, fail)], ("sink", lambda item: None))

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import data_loader as dl
+import eval as evaluation
 import metrics
 import mocap
 import skeleton_utils as sk
@@ -100,3 +101,43 @@ def test_every_requirement_is_pinned_to_a_tested_version():
     names = {r.split("==")[0].lower() for r in requirements}
     assert {"torch", "torch-geometric", "mediapipe", "numpy", "opencv-contrib-python", "onnx", "onnxruntime",
             "onnxscript", "matplotlib", "scipy", "h5py", "tqdm", "pytest"} <= names
+
+
+# The model card's check of the video model: "temporal check (the *_test.bvh clips ..., V view(s), noise N,
+# seed S): offline MPJPE X mm, acceleration error Y mm/frame^2; causal MPJPE Z mm, acceleration error W mm/frame^2"
+CARD_TEMPORAL_CHECK = re.compile(
+    r"temporal check \(the `\*_test.bvh` clips of `../shared/mocap/cmu` as 25 fps videos, (\d+) views?, noise (\w+), "
+    r"seed (\d+)\): offline MPJPE ([\d.]+) mm, acceleration error ([\d.]+) mm/frame\^2; causal MPJPE ([\d.]+) mm, "
+    r"acceleration error ([\d.]+) mm/frame\^2")
+
+
+def test_the_bundled_video_model_is_self_describing_and_built_on_the_bundled_default():
+    assert os.path.getsize(ckpt.BUNDLED_TEMPORAL_WEIGHTS) < 20 * 2**20
+    temporal, checkpoint = ckpt.load_sequence_lifter(ckpt.BUNDLED_TEMPORAL_WEIGHTS)
+    assert checkpoint["arch"] == "temporal" and checkpoint["input_mode"] == "mediapipe" and checkpoint["fps"] == 25.0
+    frame, _ = ckpt.load_checkpoint(ckpt.BUNDLED_WEIGHTS)
+    assert all(torch.equal(a, b) for a, b in zip(temporal.model.frame_model.state_dict().values(),
+                                                  frame.state_dict().values()))  # its encoder is the default model
+    assert ckpt.default_video_weights() == ckpt.BUNDLED_TEMPORAL_WEIGHTS
+
+
+@pytest.mark.skipif(not SHARED_CMU.is_dir(), reason=f"{SHARED_CMU} (shared motion capture) is absent")
+def test_the_bundled_video_model_reaches_the_model_card_on_real_motion():
+    match = CARD_TEMPORAL_CHECK.search((REPO / "README.md").read_text())
+    assert match, "README.md's model card must state the temporal check"
+    views, noise, seed = int(match[1]), match[2], int(match[3])
+    card = [float(x) for x in match.groups()[3:]]
+    clips = sorted(str(p) for p in SHARED_CMU.glob("*_test.bvh"))
+    arrays = mocap.import_clips(clips, fps=25.0, views=views, seed=0, validation=(), sequences=True, say=lambda *_: None)
+    dataset = dl.MPIINF3DHPDataset(arrays, "all")
+    runs = evaluation.video_runs(dataset)
+    temporal, _ = ckpt.load_sequence_lifter(ckpt.BUNDLED_TEMPORAL_WEIGHTS)
+    lifter, _ = ckpt.load_lifter(ckpt.BUNDLED_WEIGHTS)
+    joints = evaluation.model_input(dataset, "mediapipe", noise, runs, seed)
+    per_frame = evaluation.predict(lifter, joints, 1024, flip=False).numpy()
+    methods = evaluation.video_predictions(per_frame, joints, runs, 25.0, temporal)
+    measured = []
+    for method in (evaluation.TEMPORAL_OFFLINE, evaluation.TEMPORAL_CAUSAL):
+        scores = evaluation.video_scores(methods[method], dataset.pose3d, runs)["test14"]
+        measured += [scores["mpjpe"], scores["acceleration_error"]]
+    assert np.allclose(measured, card, atol=MARGIN_MM), (measured, card)
