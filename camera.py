@@ -83,6 +83,33 @@ def project(pose3d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     return f * pose3d[..., :2] / pose3d[..., 2:3] + c
 
 
+# A filmed sequence keeps the frames where the pelvis is at least this far in front of the camera and
+# every joint inside the image; the others are a gap, as when a detector loses a person leaving the view.
+NEAREST_MM = 1500.0
+
+
+def film_motion(world: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(V, F, 28, 3) world motion of one clip (y up; on each view's body) seen by V static studio cameras:
+    pose2d, pose3d and intrinsics of the (V x F) poses, view-major, and which of them are in view.
+
+    The clip keeps its trajectory: turned to one random heading about its mean floor position and stood
+    at one stage point per view, so a walk is a walk across the image, as a static camera films it.
+    """
+    views, frames = world.shape[:2]
+    cameras = studio_cameras(1, rng, per_subject=views)
+    centred = world - np.array([1.0, 0.0, 1.0]) * world[:, :, sk.ROOT].mean(axis=1)[:, None, None]
+    view = np.repeat(np.arange(views), frames)
+    place = np.repeat(stage_positions(views, rng), frames, axis=0)
+    yaw = np.repeat(rng.uniform(-180.0, 180.0, views), frames)
+    pose3d = world_to_camera(centred.reshape(-1, sk.NUM_JOINTS, 3), yaw, place, cameras, np.zeros_like(view), view)
+    intrinsics = cameras.intrinsics[0, view]
+    pose2d = project(pose3d, intrinsics)
+    in_view = ((pose3d[:, sk.ROOT, 2] > NEAREST_MM) & (pose3d[..., 2] > 0).all(-1)
+               & ((pose2d >= 0) & (pose2d <= IMAGE_SIZE)).all(axis=(1, 2)))
+    return {"pose2d": pose2d.astype(np.float32), "pose3d": pose3d.astype(np.float32),
+            "intrinsics": intrinsics.astype(np.float32)}, in_view
+
+
 # ---------------------------------------------------------------------------
 # A photo's camera, and where a lifted person stands in front of it
 # ---------------------------------------------------------------------------

@@ -17,8 +17,10 @@ Outputs, in --out (default: the working directory), named after each input's fil
                    photo_pose3d.png           the 2D joints flat at depth 0 ("2D-in-3D") beside the 3D pose
                    photo_pose.json            2D joints (pixels, visibility), 3D joints (mm), MediaPipe's 33
                                               landmarks with its own metric 3D (mm), image, weights
+                   photo_view.html            the interactive 3D view (viewer.py): turn, zoom; --no-html: none
     clip.mp4   ->  clip_annotated.mp4         each frame with the overlay, beside a live 3D view
                    clip_joints.jsonl          one JSON object per frame ("person": false where none was found)
+                   clip_view.html             the 3D view with play, pause and a frame slider
     --camera 0 ->  camera0_annotated.mp4, camera0_joints.jsonl
     --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (animation.py's writer);
                                               with --keypoints STEM_person<ID>.bvh for each tracked person
@@ -41,7 +43,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -55,7 +57,7 @@ from checkpoints import (BUNDLED_TEMPORAL_WEIGHTS, WEIGHTS_HELP, CheckpointError
 from detector import PoseDetector
 from infer_lifting import load_for_inference
 from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, media_outputs,
-                           output_folder, refuse_existing)
+                           output_folder, refuse_existing, view_about)
 from infer_photo import process_image
 from infer_video import FALLBACK_FPS, StreamOptions, process_stream
 from model import Lifter, SequenceLifter
@@ -154,6 +156,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "input's files are replaced as a set (without it, existing outputs are refused)")
     parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting; "
                         "with --keypoints, STEM_person<ID>.bvh for each tracked person")
+    parser.add_argument("--no-html", action="store_true",
+                        help="do not write STEM_view.html, the interactive 3D view (opens from disk in a browser)")
     keypoints = parser.add_argument_group("2D keypoints of another detector, instead of MediaPipe (see keypoints.py)")
     keypoints.add_argument("--keypoints", metavar="PATH",
                            help="an OpenPose folder of *_keypoints.json, a COCO keypoint results or annotation file, "
@@ -215,17 +219,22 @@ class Session:
     out_dir: Path
     show: bool
     stream: StreamOptions
+    html: bool = True
     image_detector: PoseDetector | None = None
 
     def process(self, source: Path | int) -> list[Path]:
         """Write the outputs of one image, video or camera; returns their paths."""
         stem, kind = stem_and_kind(source)
         if kind == "video":
-            return process_stream(source, stem, self.out_dir, self.lifter, self.stream)
+            temporal = self.stream.temporal
+            how = (" and the temporal model, " + ("causal" if isinstance(source, int) else "offline")
+                   if temporal is not None else ", frame by frame")
+            about = view_about(describe(source), self.weights, how) if self.html else None
+            return process_stream(source, stem, self.out_dir, self.lifter, replace(self.stream, view_about=about))
         if self.image_detector is None:
             self.image_detector = PoseDetector(tracking=False)
         return process_image(source, self.out_dir, self.image_detector, self.lifter, self.weights, self.checkpoint,
-                             self.show, self.stream.focal, self.stream.bvh)
+                             self.show, self.stream.focal, self.stream.bvh, self.html)
 
     def close(self) -> None:
         if self.image_detector is not None:
@@ -272,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"], temporal)
     failures: list[str] = []
     with output_folder(args.out) as out_dir:
-        session = Session(lifter, checkpoint, weights, out_dir, args.show, options)
+        session = Session(lifter, checkpoint, weights, out_dir, args.show, options, not args.no_html)
         try:
             for source in sources:
                 try:

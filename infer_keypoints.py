@@ -5,6 +5,7 @@ places them in camera space where the frame size is known, and writes, all or no
     STEM_people.jsonl          one line per frame: its people by track id, the detector's keypoints, the
                                model's 28 joints (and their placement), and the frame's problems
     STEM_people3d.png          the 3D poses of the frame with the most people
+    STEM_view.html             the interactive 3D view of every frame's people (viewer.py; --no-html: none)
     FRAME_overlay_people.jpg   with --images, each frame's image with its people and their ids
     STEM_person<ID>.bvh        with --bvh, each tracked person's motion over the whole sequence
 Drawing is visualize.py's; lifting (LiftedPerson) infer_lifting.py's; names and records infer_outputs.py's.
@@ -22,12 +23,13 @@ import animation
 import camera
 import keypoints as kp
 import skeleton_utils as sk
+import viewer
 import visualize
 from atomic import atomic_outputs
 from checkpoints import CheckpointError, load_sequence_lifter, resolve_device, weights_for_layout
 from infer_lifting import LiftedPerson, lift_people, lift_sequence, load_for_inference
 from infer_outputs import (OUTPUT_ENDINGS, OutputSet, is_own_output, joints_record, media_kind, output_folder,
-                           output_paths, read_image, refuse_existing, rounded, to_json)
+                           output_paths, read_image, refuse_existing, rounded, to_json, view_about)
 from model import Lifter, SequenceLifter
 
 # With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
@@ -53,7 +55,7 @@ class PersonTrack:
         return animation.MotionTrack.over_frames(placed, num_frames, fps)
 
 
-def lift_sequence(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
+def lift_frames(sequence: kp.KeypointSequence, ids: list[list[int]], lifter: Lifter, input_mode: str,
                   intrinsics: list[np.ndarray | None]) -> list[list[LiftedPerson]]:
     """Every person of every frame lifted, in one batched pass, and placed where the frame has intrinsics."""
     people = [(f, pid, keypoints) for f, frame in enumerate(sequence.frames)
@@ -153,17 +155,22 @@ def keypoint_outputs(sequence: kp.KeypointSequence, images: list[Path | None], o
 
 
 def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[LiftedPerson]], images: list[Path | None],
-                           out_dir: Path, fps: float, weights: Path, bvh: bool = False) -> tuple[list[Path], int]:
-    """The JSON lines, the 3D figure, with bvh a BVH per tracked person, and the overlays, all or nothing;
-    returns the paths of all but the overlays, and how many overlays there are."""
+                           out_dir: Path, fps: float, weights: Path, bvh: bool = False,
+                           view_about: str | None = None) -> tuple[list[Path], int]:
+    """The JSON lines, the 3D figure, the 3D view (unless view_about is None), with bvh a BVH per tracked person,
+    and the overlays, all or nothing; returns the paths of all but the overlays, and how many overlays there are."""
     stem = keypoint_stem(sequence)
     outputs = output_paths(stem, "keypoints", out_dir)
-    lines = [to_json(keypoint_frame_record(f, fps, frame, people, sequence.layout)) + "\n"
-             for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
+    records = [keypoint_frame_record(f, fps, frame, people, sequence.layout)
+               for f, (frame, people) in enumerate(zip(sequence.frames, lifted))]
     written, overlays = [outputs["jsonl"], outputs["figure"]], 0
     with atomic_outputs() as stage:
-        stage(outputs["jsonl"]).write_text("".join(lines), encoding="utf-8")
+        stage(outputs["jsonl"]).write_text("".join(to_json(r) + "\n" for r in records), encoding="utf-8")
         visualize.save_figure(people_figure(sequence, lifted, weights), stage(outputs["figure"]))
+        if view_about is not None:
+            frames = [[viewer.from_record(person) for person in record["people"]] for record in records]
+            stage(outputs["view"]).write_text(viewer.page(frames, fps, sequence.path.name, view_about), encoding="utf-8")
+            written.append(outputs["view"])
         for track in person_tracks(lifted).values() if bvh else ():
             path = out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=track.id)}"
             stage(path).write_text(track.motion(len(sequence.frames), fps).bvh_text(), encoding="utf-8")
@@ -256,7 +263,9 @@ def run_keypoints(args: argparse.Namespace) -> int:
     if temporal is not None:
         lift_over_time(lifted, temporal, args.fps)
     with output_folder(args.out) as out_dir, owned.replaced():
-        written, overlays = write_keypoint_outputs(sequence, lifted, images, out_dir, args.fps, weights, args.bvh)
+        how = " and the temporal model, offline" if temporal is not None else ", frame by frame"
+        about = None if args.no_html else view_about(sequence.path, weights, how)
+        written, overlays = write_keypoint_outputs(sequence, lifted, images, out_dir, args.fps, weights, args.bvh, about)
     print(keypoint_summary(sequence, person_tracks(lifted), args.bvh))
     print(f"{sequence.path}: wrote " + ", ".join(map(str, written)) + (f" and {overlays} overlays" if overlays else ""))
     return 1 if sequence.problems else 0

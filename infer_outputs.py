@@ -37,10 +37,11 @@ def media_kind(path: Path) -> str | None:
 
 # What each input writes: its file stem followed by these endings.
 OUTPUT_ENDINGS = {
-    "image": {"overlay": "_overlay_coco17.jpg", "figure": "_pose3d.png", "json": "_pose.json"},
-    "video": {"video": "_annotated.mp4", "jsonl": "_joints.jsonl"},
+    "image": {"overlay": "_overlay_coco17.jpg", "figure": "_pose3d.png", "json": "_pose.json", "view": "_view.html"},
+    "video": {"video": "_annotated.mp4", "jsonl": "_joints.jsonl", "view": "_view.html"},
     # --keypoints: STEM is the keypoint file's or folder's; the overlays are named after each frame's image.
-    "keypoints": {"jsonl": "_people.jsonl", "figure": "_people3d.png", "overlay": "_overlay_people.jpg"},
+    "keypoints": {"jsonl": "_people.jsonl", "figure": "_people3d.png", "view": "_view.html",
+                  "overlay": "_overlay_people.jpg"},
 }
 
 
@@ -153,6 +154,11 @@ def joints_record(joints2d: np.ndarray, joints3d: np.ndarray) -> list[dict]:
     pixel, visibility, mm = rounded(joints2d[:, :2], 2), rounded(joints2d[:, 2], 3), rounded(joints3d, 1)
     return [{"name": name, "pixel": pixel[j], "visibility": visibility[j], "mm": mm[j]}
             for j, name in enumerate(sk.JOINT_NAMES)]
+
+
+def view_about(source, weights, how: str = "") -> str:
+    """The 3D view's line on what made it: the input, the weights and how they lifted it."""
+    return f"{source}: lifted by {Path(str(weights)).name}{how}, infer.py"
 
 
 def to_json(obj) -> str:

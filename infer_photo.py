@@ -1,4 +1,4 @@
-"""infer.py's photos: MediaPipe finds the person, the model lifts them, and three files are written per image."""
+"""infer.py's photos: MediaPipe finds the person, the model lifts them, and its files are written per image."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +7,13 @@ import numpy as np
 
 import animation
 import camera
+import viewer
 import visualize
 from atomic import write_text
 from detector import PoseDetector
 from infer_lifting import LiftedPerson, lift_detection
 from infer_outputs import (COORDINATES, InputFailed, coco17_keypoints, output_paths, pose_record, read_image,
-                           to_readable_json, write_bvh)
+                           to_readable_json, view_about, write_bvh)
 from model import Lifter
 
 
@@ -35,8 +36,9 @@ def pose_figure(path: Path, result: LiftedPerson, weights: Path):
 
 
 def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lifter, weights: Path,
-                  checkpoint: dict, show: bool, focal: float | None = None, bvh: bool = False) -> list[Path]:
-    """Detect, lift and write the three outputs of one image; returns their paths."""
+                  checkpoint: dict, show: bool, focal: float | None = None, bvh: bool = False,
+                  html: bool = True) -> list[Path]:
+    """Detect, lift and write the outputs of one image (with html its 3D view); returns their paths."""
     image = read_image(path)
     detection = detector.detect(image)
     if detection is None:
@@ -49,6 +51,11 @@ def process_image(path: Path, out_dir: Path, detector: PoseDetector, lifter: Lif
     visualize.write_image(outputs["overlay"], visualize.draw_coco17(image, coco17_keypoints(detection.landmarks_px)))
     visualize.save_figure(pose_figure(path, result, weights), outputs["figure"])
     write_text(outputs["json"], text)
+    if html:
+        person = viewer.ViewPerson(result.joints2d, result.joints3d, result.pelvis_mm)
+        write_text(outputs["view"], viewer.page([[person]], 1.0, path.name, view_about(path, weights)))
+    else:
+        del outputs["view"]
     if bvh:
         (track := animation.MotionTrack()).add(result.joints3d + result.pelvis_mm)
         outputs["bvh"] = write_bvh(track, out_dir / f"{path.stem}.bvh", path)

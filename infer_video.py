@@ -17,8 +17,9 @@ from tqdm import tqdm
 import animation
 import camera
 import pipeline
+import viewer
 import visualize
-from atomic import temporary_path
+from atomic import temporary_path, write_text
 from detector import Detection, DetectorFailed, DetectorProcess
 from infer_lifting import LiftedPerson, TemporalTrack, detection_input, lift_detection, placed_detection
 from infer_outputs import InputFailed, coco17_keypoints, output_paths, pose_record, to_json, write_bvh
@@ -41,6 +42,7 @@ class StreamOptions:
     # The temporal model: a video file's frames offline (each waits for the frames of its window), a
     # camera's causally (past frames only, no delay). None: frame by frame (--per-frame).
     temporal: SequenceLifter | None = None
+    view_about: str | None = None  # the 3D view's line on what made it; None: no STEM_view.html (--no-html)
 
 
 @dataclass
@@ -84,9 +86,12 @@ def _window_wants_to_quit(window: str, image: np.ndarray) -> bool:
 class StreamOutputs:
     """The annotated video and the JSON lines of one stream, under temporary names until finish()."""
 
-    def __init__(self, stem: str, out_dir: Path, fps: float, bvh: bool = False):
+    def __init__(self, stem: str, out_dir: Path, fps: float, bvh: bool = False, view_about: str | None = None):
         self.paths = output_paths(stem, "video", out_dir)
         self.track = animation.MotionTrack() if bvh else None
+        self.view_about, self.view_frames = view_about, []
+        if view_about is None:
+            del self.paths["view"]
         self._video_tmp, self._jsonl_tmp = temporary_path(self.paths["video"]), temporary_path(self.paths["jsonl"])
         self._fps = fps
         self._writer: cv2.VideoWriter | None = None
@@ -107,11 +112,16 @@ class StreamOutputs:
         self._jsonl.write(to_json(record) + "\n")
         if self.track is not None:
             self.track.add(camera_joints(record), record["time_s"])
+        if self.view_about is not None:
+            self.view_frames.append([viewer.from_record(record)] if record["person"] else [])
         self.frames += 1
 
     def finish(self) -> list[Path]:
-        """Close both files and give them their final names."""
+        """Close both files, write the 3D view, and give the files their final names."""
         self._close()
+        if self.view_about is not None:
+            write_text(self.paths["view"], viewer.page(self.view_frames, self._fps, self.paths["video"].name,
+                                                       self.view_about))
         os.replace(self._video_tmp, self.paths["video"])
         os.replace(self._jsonl_tmp, self.paths["jsonl"])
         return list(self.paths.values())
@@ -256,7 +266,8 @@ def process_stream(source: Path | int, stem: str, out_dir: Path, lifter: Lifter,
     started = time.monotonic()
     clock = (lambda _: time.monotonic() - started) if is_camera else (lambda index: index / fps)
     total = min(filter(None, (count, options.max_frames)), default=None)
-    outputs, stats = StreamOutputs(stem, out_dir, fps, options.bvh), stats if stats is not None else pipeline.PipelineStats()
+    outputs = StreamOutputs(stem, out_dir, fps, options.bvh, options.view_about)
+    stats = stats if stats is not None else pipeline.PipelineStats()
     if options.smooth is not None:
         options.smooth.reset()
     try:

@@ -325,33 +325,6 @@ def film(world: np.ndarray, view: np.ndarray, views: int, rng: np.random.Generat
             "intrinsics": intrinsics.astype(np.float32)}
 
 
-# A filmed sequence keeps the frames where the pelvis is at least this far in front of the camera and
-# every joint inside the image; the others are a gap, as when a detector loses a person leaving the view.
-NEAREST_MM = 1500.0
-
-
-def film_sequence(world: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(V, F, 28, 3) world motion of one clip (on each view's body) seen by V static studio cameras: the
-    contract's arrays of the (V x F) poses, view-major, and which of them are in view.
-
-    The clip keeps its trajectory: turned to one random heading about its mean floor position and stood
-    at one stage point per view, so a walk is a walk across the image, as a static camera films it.
-    """
-    views, frames = world.shape[:2]
-    cameras = camera.studio_cameras(1, rng, per_subject=views)
-    centred = world - np.array([1.0, 0.0, 1.0]) * world[:, :, sk.ROOT].mean(axis=1)[:, None, None]
-    view = np.repeat(np.arange(views), frames)
-    place = np.repeat(camera.stage_positions(views, rng), frames, axis=0)
-    yaw = np.repeat(rng.uniform(-180.0, 180.0, views), frames)
-    pose3d = camera.world_to_camera(centred.reshape(-1, sk.NUM_JOINTS, 3), yaw, place, cameras, np.zeros_like(view), view)
-    intrinsics = cameras.intrinsics[0, view]
-    pose2d = camera.project(pose3d, intrinsics)
-    in_view = ((pose3d[:, sk.ROOT, 2] > NEAREST_MM) & (pose3d[..., 2] > 0).all(-1)
-               & ((pose2d >= 0) & (pose2d <= camera.IMAGE_SIZE)).all(axis=(1, 2)))
-    return {"pose2d": pose2d.astype(np.float32), "pose3d": pose3d.astype(np.float32),
-            "intrinsics": intrinsics.astype(np.float32)}, in_view
-
-
 def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAULT_VIEWS, seed: int = 0,
                  units: str | None = None, validation: tuple[str, ...] = DEFAULT_VALIDATION, say=print,
                  asf: str | os.PathLike | None = None, amc_fps: float = asf_amc.DEFAULT_FPS,
@@ -364,7 +337,7 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     motion on a body of another size (random_bodies); validation clips keep the real bodies.
     The arrays clip_names and subject_names name the sequence and subject ids.
     With `sequences`, each clip is resampled to exactly `fps` (written as the contract's fps) and each view
-    is a static camera filming the whole clip on one body (film_sequence), for the temporal model.
+    is a static camera filming the whole clip on one body (camera.film_motion), for the temporal model.
     """
     if fps <= 0 or views < 1 or amc_fps <= 0:
         raise ValueError(f"--fps and --amc-fps must be positive and --views at least 1 (got {fps}, {amc_fps} and {views})")
@@ -380,7 +353,7 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
             pose = resample(pose, clip.fps, fps)
             frames = np.arange(len(pose))
             bodies = [pose] + [pose if held else random_bodies(pose, rng, one_body=True) for _ in range(views - 1)]
-            part, keep = film_sequence(np.stack(bodies), rng)
+            part, keep = camera.film_motion(np.stack(bodies), rng)
         else:
             step = max(1, round(clip.fps / fps))
             if clip.fps < fps:

@@ -2,7 +2,8 @@
 
     python mocap.py ../shared/mocap/cmu ../shared/mocap/cmu_cc ../shared/mocap/cmu_sitting ../shared/mocap/hdm05 \
         --sequences --fps 25 --out sequences.npz
-    python train_temporal.py --data sequences.npz --out runs/temporal --steps 6000
+    python synthetic.py --motion 2000 --out motion.npz          # optional: generated motion beside the real
+    python train_temporal.py --data sequences.npz motion.npz --out runs/temporal --steps 3600
 
 The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen; the temporal
 part learns from chunks of consecutive frames whose 2D carries the measured detector noise
@@ -42,7 +43,9 @@ VALIDATION_CHUNK = 128
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="sequences in the data contract with fps (mocap.py --sequences)")
+    p.add_argument("--data", required=True, nargs="+", metavar="FILE",
+                   help="sequences in the data contract with fps: mocap.py --sequences, synthetic.py --motion; "
+                        "several files are combined, each holding out its own validation clips")
     p.add_argument("--frame-weights", default=ckpt.BUNDLED_WEIGHTS,
                    help="the per-frame model that encodes each frame (default: the bundled one)")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
@@ -152,7 +155,20 @@ def validate(lifter: SequenceLifter, chunks: Chunks, input_mode: str, noise: str
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
-def load_sequences(path: str) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def load_sequences(paths: list[str]) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The files' poses, combined, and their training and held-out runs (as rows of the combined arrays)."""
+    parts, train_runs, val_runs, offset = [], [], [], 0
+    for path in paths:
+        arrays, train, val = load_sequence_file(path)
+        parts.append(arrays)
+        train_runs += [run + offset for run in train]
+        val_runs += [run + offset for run in val]
+        offset += len(arrays["pose2d"])
+    combined = {key: np.concatenate([p[key] for p in parts]) for key in ("pose2d", "pose3d", "intrinsics")}
+    return combined, train_runs, val_runs
+
+
+def load_sequence_file(path: str) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """The file's arrays and its training and held-out runs; an error unless it holds sequences at the model's rate."""
     arrays = dl.load_pose_file(path)
     if not seq.has_sequences(arrays) or "intrinsics" not in arrays:
@@ -164,7 +180,8 @@ def load_sequences(path: str) -> tuple[dict[str, np.ndarray], list[np.ndarray], 
         raise dl.DatasetError(f"{path}: its frames run at {fps:g} fps; the temporal model works at "
                               f"{seq.INTERNAL_FPS:g} fps. Rebuild it with mocap.py --fps {seq.INTERNAL_FPS:g}.")
     if "holdout" not in arrays or not arrays["holdout"].any():
-        raise dl.DatasetError(f"{path}: no held-out clips (the holdout column); mocap.py marks its --validation clips.")
+        raise dl.DatasetError(f"{path}: no held-out clips (the holdout column); mocap.py marks its --validation clips, "
+                              f"synthetic.py --motion its last clips.")
     held = arrays["holdout"] == 1
     return arrays, seq.runs(arrays, np.flatnonzero(~held)), seq.runs(arrays, np.flatnonzero(held))
 
@@ -230,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             if score < best:
                 best = score
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
-                                     extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": args.data})
+                                     extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data)})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

@@ -65,7 +65,8 @@ def photo_run(weights, tmp_path_factory):
 def test_photo_writes_overlay_figure_and_json(photo_run):
     proc, out = photo_run
     assert proc.returncode == 0, proc.stderr
-    names = {"grace_hopper_overlay_coco17.jpg", "grace_hopper_pose3d.png", "grace_hopper_pose.json"}
+    names = {"grace_hopper_overlay_coco17.jpg", "grace_hopper_pose3d.png", "grace_hopper_pose.json",
+             "grace_hopper_view.html"}
     assert {p.name for p in out.iterdir()} == names
     for name in names:
         assert name in proc.stdout  # the user is told where the outputs are
@@ -126,7 +127,7 @@ def test_batch_goes_on_past_failures_and_reports_them(weights, tmp_path):
     proc = run_infer(folder, "--weights", weights, "--out", "out", cwd=tmp_path)
     assert proc.returncode == 1
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "hopper_overlay_coco17.jpg", "hopper_pose3d.png", "hopper_pose.json"}
+        "hopper_overlay_coco17.jpg", "hopper_pose3d.png", "hopper_pose.json", "hopper_view.html"}
     assert "1 of 3 inputs processed; 2 failed" in proc.stdout
     assert "broken.jpg: cannot read the image" in proc.stdout
     assert "wall.png: no person found" in proc.stdout

@@ -39,7 +39,7 @@ def test_an_earlier_runs_outputs_are_refused_without_force_and_replaced_with_it(
     # --force replaces the set: without --bvh this time, the older grace_hopper.bvh must not look current.
     assert infer.main([str(GRACE_HOPPER), "--out", str(out), "--force"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["grace_hopper_overlay_coco17.jpg", "grace_hopper_pose.json",
-                                                     "grace_hopper_pose3d.png"]
+                                                     "grace_hopper_pose3d.png", "grace_hopper_view.html"]
 
 
 def test_a_video_without_anyone_removes_an_older_bvh_with_force(tmp_path, keep_threads, capsys):
@@ -51,7 +51,7 @@ def test_a_video_without_anyone_removes_an_older_bvh_with_force(tmp_path, keep_t
     printed = capsys.readouterr()
     assert "no person in any of its 4 frames, so no black.bvh was written" in printed.err
     assert "keep the last pose" not in printed.out  # there is no pose to keep
-    assert sorted(p.name for p in out.iterdir()) == ["black_annotated.mp4", "black_joints.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["black_annotated.mp4", "black_joints.jsonl", "black_view.html"]
 
 
 def test_force_with_keypoints_leaves_no_bvh_of_a_person_no_longer_there(tmp_path, keep_threads, capsys):
@@ -107,4 +107,4 @@ def test_a_killed_detector_fails_its_video_and_the_batch_goes_on(tmp_path, keep_
     assert "first.mp4: the MediaPipe process stopped unexpectedly" in printed.err
     assert "Traceback" not in printed.err
     assert "done: 1 of 2 inputs processed; 1 failed" in printed.out
-    assert sorted(p.name for p in out.iterdir()) == ["second_annotated.mp4", "second_joints.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["second_annotated.mp4", "second_joints.jsonl", "second_view.html"]
