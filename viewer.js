@@ -21,7 +21,8 @@
   const J = data.joint_names.length;
   const frameOf = decode(data.arrays.frame), ids = decode(data.arrays.id), pixels = decode(data.arrays.pixel);
   const visibility = decode(data.arrays.visibility), mm = decode(data.arrays.mm);
-  const pelvis = decode(data.arrays.pelvis), placed = decode(data.arrays.placed);
+  const pelvis = decode(data.arrays.pelvis), placed = decode(data.arrays.placed), truth = decode(data.arrays.truth);
+  const TRUTH = "#8c8c8c"; // ground truth beside a prediction: grey
   const people = []; // people[frame] = list of person indices
   for (let f = 0; f < data.frames; f++) people.push([]);
   for (let p = 0; p < frameOf.length; p++) people[frameOf[p]].push(p);
@@ -87,7 +88,7 @@
       const parent = data.parents[j];
       if (parent < 0) continue;
       const both = seen(p, j) && seen(p, parent);
-      ctx.strokeStyle = SIDE[side(data.joint_names[j])];
+      ctx.strokeStyle = truth[p] ? TRUTH : SIDE[side(data.joint_names[j])];
       ctx.lineWidth = both ? 2.5 : 1.2;
       ctx.setLineDash(both ? [] : [3, 3]);
       ctx.beginPath(); ctx.moveTo(screen[parent][0], screen[parent][1]); ctx.lineTo(screen[j][0], screen[j][1]); ctx.stroke();
@@ -95,9 +96,9 @@
     ctx.setLineDash([]);
     for (let j = 0; j < J; j++) {
       ctx.beginPath(); ctx.arc(screen[j][0], screen[j][1], 3.2, 0, 2 * Math.PI);
-      ctx.fillStyle = ctx.strokeStyle = SIDE[side(data.joint_names[j])];
+      ctx.fillStyle = ctx.strokeStyle = truth[p] ? TRUTH : SIDE[side(data.joint_names[j])];
       if (seen(p, j)) ctx.fill(); else { ctx.fillStyle = "#ffffff"; ctx.fill(); ctx.lineWidth = 1.2; ctx.stroke(); }
-      hoverTargets.push({ x: screen[j][0], y: screen[j][1], text: `id ${ids[p]} ${data.joint_names[j]}: ` +
+      hoverTargets.push({ x: screen[j][0], y: screen[j][1], text: `${truth[p] ? "truth" : "id " + ids[p]} ${data.joint_names[j]}: ` +
         (label3d ? `${points[j].map((v) => v.toFixed(0)).join(", ")} mm` : `${points[j][0].toFixed(1)}, ${points[j][1].toFixed(1)} px`) });
     }
   }
@@ -144,14 +145,14 @@
     ctx.fillText("2D-in-3D: the 2D input at depth 0 (pixels)", 10, 16);
     ctx.fillText("3D (camera space, mm)", width / 2 + 10, 16);
     const shown = people[state.frame];
-    inside(left, () => { for (const p of shown) drawSkeleton(joints2d(p), p, scene2d, left, false); });
+    inside(left, () => { for (const p of shown) if (!truth[p]) drawSkeleton(joints2d(p), p, scene2d, left, false); });
     inside(right, () => {
       drawFloor(scene3d, right);
       for (const p of shown) drawSkeleton(joints3d(p), p, scene3d, right, true);
     });
     if (!shown.length) { ctx.fillStyle = "#a00000"; ctx.fillText("no person in this frame", width / 2 - 80, height / 2); }
     label.textContent = data.frames > 1 ? `frame ${state.frame + 1} of ${data.frames} at ${data.fps} fps` : "";
-    report(shown.length);
+    report(shown.filter((p) => !truth[p]).length);
   }
 
   function report(skeletons) { // what a test reads back: how much was drawn, and a checksum of the picture

@@ -29,18 +29,19 @@ VIEWER_SCRIPT = Path(__file__).with_name("viewer.js")
 # Quantisation steps: those of infer_outputs.joints_record's rounding, so the page holds what the JSON holds.
 PIXEL_STEP, VISIBILITY_STEP, MM_STEP = 0.01, 0.001, 0.1
 ARRAYS = {"frame": "int32", "id": "int32", "pixel": "int32", "visibility": "uint16", "mm": "int16",
-          "pelvis": "int32", "placed": "uint8"}
+          "pelvis": "int32", "placed": "uint8", "truth": "uint8"}
 
 
 @dataclass
 class ViewPerson:
     """One person in one frame: (28, 3) pixels + visibility, (28, 3) root-relative mm, the pelvis in camera
-    space (3,) mm or None where it was not placed, and the track id."""
+    space (3,) mm or None where it was not placed, and the track id (the hover text names it)."""
 
     joints2d: np.ndarray
     joints3d: np.ndarray
     pelvis_mm: np.ndarray | None = None
     id: int = 0
+    truth: bool = False  # a ground-truth pose beside a prediction (visualize_eval.py --html): drawn grey, 3D only
 
 
 def from_record(record: dict) -> ViewPerson:
@@ -62,6 +63,7 @@ def encode(frames: list[list[ViewPerson]]) -> dict[str, dict[str, str]]:
         "mm": [np.round(np.asarray(p.joints3d) / MM_STEP) for _, p in rows],
         "pelvis": [np.round(np.zeros(3) if p.pelvis_mm is None else np.asarray(p.pelvis_mm) / MM_STEP) for _, p in rows],
         "placed": [p.pelvis_mm is not None for _, p in rows],
+        "truth": [p.truth for _, p in rows],
     }
     out = {}
     for name, dtype in ARRAYS.items():
@@ -91,7 +93,8 @@ def decode(arrays: dict[str, dict[str, str]], frames: int) -> list[list[ViewPers
     out: list[list[ViewPerson]] = [[] for _ in range(frames)]
     for k in range(count):
         out[int(raw["frame"][k])].append(ViewPerson(np.concatenate([pixel[k], visibility[k]], -1), mm[k],
-                                                    pelvis[k] if raw["placed"][k] else None, int(raw["id"][k])))
+                                                    pelvis[k] if raw["placed"][k] else None, int(raw["id"][k]),
+                                                    bool(raw["truth"][k])))
     return out
 
 

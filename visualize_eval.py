@@ -23,7 +23,9 @@ import torch
 
 import metrics
 import skeleton_utils as sk
+import viewer
 import visualize
+from atomic import output_problem, write_text
 from data_loader import (DEFAULT_VAL_FRACTION, DatasetError, MPIINF3DHPDataset, add_source_arguments,
                          check_source_arguments, model_input_from_ground_truth)
 from eval import load_poses
@@ -95,6 +97,13 @@ def _provenance(dataset: MPIINF3DHPDataset, i: int) -> str:
     return ", ".join(parts)
 
 
+def sample_view(samples: Samples, title: str) -> str:
+    """The interactive page of the samples: one frame per pose, prediction and ground truth root-relative."""
+    frames = [[viewer.ViewPerson(x, prediction), viewer.ViewPerson(x, truth, truth=True)]
+              for x, truth, prediction in zip(samples.input, samples.truth, samples.prediction)]
+    return viewer.page(frames, 1.0, "validation poses", title)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Plot the first validation poses: 2D input, ground-truth 3D "
                                                  "and the model's prediction, with each pose's MPJPE.")
@@ -105,9 +114,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=5, help="how many validation poses (default 5)")
     parser.add_argument("--out", default="eval_samples.png", help="the PNG to write (default eval_samples.png)")
     parser.add_argument("--show", action="store_true", help="also open the figure in a window when a display exists")
+    parser.add_argument("--html", metavar="FILE", help="also write the poses into an interactive 3D view (viewer.py): "
+                        "one frame per pose, the prediction in colour over the ground truth in grey")
     args = parser.parse_args(argv)
     args.weights = args.weights or default_weights()
     args.split = "val"  # eval.load_poses reads it: always the held-out poses
+    problem = args.html and output_problem(args.html)
+    if problem:
+        parser.error(f"--html {problem}")
     if args.n < 1:
         parser.error("--n must be at least 1")
     if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:
@@ -125,11 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         samples = predict_samples(lifter, checkpoint["input_mode"], dataset, n)
     except (DatasetError, CheckpointError) as err:
         raise SystemExit(f"error: {err}") from err
+    if args.html and dataset.joint_set != "mpiinf28":
+        raise SystemExit(f"error: --html draws all 28 joints; {dataset.name} has the 17 test-set joints. Leave --html out.")
     if n < args.n:
         print(f"note: the validation split has only {n} poses; plotting those", file=sys.stderr)
     title = f"{Path(args.weights).name} (input {checkpoint['input_mode']}) on the first {n} held-out poses\n{dataset.describe()}"
     path = visualize.save_figure(sample_figure(samples, dataset, title), args.out)
     print(f"wrote {path}")
+    if args.html:
+        write_text(args.html, sample_view(samples, title.replace("\n", "; ")))
+        print(f"wrote {args.html}")
     if args.show:
         visualize.show_or_close(sample_figure(samples, dataset, title), show=True)
     return 0

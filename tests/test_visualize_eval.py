@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import synthetic
+import viewer
 import visualize_eval
 from data_loader import MPIINF3DHPDataset
 from infer_lifting import load_for_inference
@@ -70,3 +71,14 @@ def test_missing_weights_and_missing_data_fail_clearly(weights, tmp_path):
     with pytest.raises(SystemExit, match="no such file"):
         visualize_eval.main(["--data", str(tmp_path / "none.npz"), "--weights", str(weights)])
     assert not list(tmp_path.iterdir())
+
+
+def test_html_holds_each_pose_with_its_prediction_over_the_ground_truth(weights, tmp_path):
+    page = tmp_path / "samples.html"
+    assert visualize_eval.main(["--synthetic", str(NUM_POSES), "--weights", str(weights), "--n", "3",
+                                "--out", str(tmp_path / "s.png"), "--html", str(page)]) == 0
+    data = viewer.embedded_data(page.read_text())
+    frames = viewer.decode(data["arrays"], data["frames"])
+    assert len(frames) == 3 and all([p.truth for p in frame] == [False, True] for frame in frames)
+    dataset = MPIINF3DHPDataset(synthetic.generate_poses(NUM_POSES, seed=DATA_SEED), "val")
+    assert np.allclose(frames[0][1].joints3d, dataset.pose3d[0].numpy(), atol=0.06)  # the truth, to the 0.1 mm step
