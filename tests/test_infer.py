@@ -20,6 +20,7 @@ import visualize
 import infer_video
 import infer_lifting
 import smoothing
+import synthetic
 import checkpoints as ckpt
 import model as model_module
 
@@ -472,3 +473,39 @@ def test_a_camera_is_lifted_causally_by_the_temporal_model_without_delay(weights
     infer_video.process_stream(0, "camera0", tmp_path, lifter, options)
     records = [json.loads(line) for line in (tmp_path / "camera0_joints.jsonl").read_text().splitlines()]
     assert len(records) == 6 and records[0]["person"]  # the first frame's 3D came at once, from itself alone
+
+
+def mediapipe_keypoints(pose28: np.ndarray) -> np.ndarray:
+    """(28, 2) pixels -> MediaPipe's (33, 3) landmarks at the joints they sit on (face at the head, fingers at the hand)."""
+    def joint(name: str) -> str:
+        side = name.split("_")[0]
+        if name.startswith(("nose", "mouth")) or "eye" in name or "ear" in name:
+            return "head"
+        if name.endswith(("pinky", "index", "thumb")):
+            return f"{side}_hand"
+        return {"heel": f"{side}_ankle", "foot": f"{side}_toe"}.get(name.split("_")[1], name)
+    return np.array([[*pose28[sk.J[joint(name)]], 0.9] for name in sk.MEDIAPIPE_LANDMARKS])
+
+
+def test_a_keypoint_video_is_lifted_by_the_temporal_model_person_by_person(weights, temporal_weights, tmp_path):
+    poses = synthetic.generate_poses(2, seed=4)["pose2d"].astype(np.float64)  # two people walking sideways
+    frames = [{"frame_id": t, "instances": [
+        {"keypoints": k[:, :2].tolist(), "keypoint_scores": k[:, 2].tolist()}
+        for k in (mediapipe_keypoints(poses[0] + 3.0 * t), mediapipe_keypoints(poses[1] + (900.0 - 2.0 * t, 0.0)))]}
+        for t in range(8)]
+    path = tmp_path / "video_predictions.json"
+    path.write_text(json.dumps(frames))
+    proc = run_infer("--keypoints", path, "--weights", weights, "--video-weights", temporal_weights, "--fps", "25",
+                     "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"video: the temporal model {temporal_weights}, offline, at 25 fps" in proc.stdout
+    records = [json.loads(line) for line in (tmp_path / "out" / "video_predictions_people.jsonl").read_text().splitlines()]
+    temporal, _ = ckpt.load_sequence_lifter(str(temporal_weights))
+    ids = sorted({person["id"] for r in records for person in r["people"]})
+    assert len(ids) == 2
+    for pid in ids:  # each tracked person is one video of their own
+        track = [next(p for p in r["people"] if p["id"] == pid) for r in records]
+        joints2d = np.array([[j["pixel"] + [j["visibility"]] for j in person["joints"]] for person in track])
+        got = np.array([[j["mm"] for j in person["joints"]] for person in track])
+        expected = infer_lifting.lift_sequence(temporal, joints2d, np.ones(8, bool), fps=25.0)
+        assert np.abs(got - expected).max() < 1.0
