@@ -3,8 +3,9 @@
     python infer.py --demo                         # the photo that ships with matplotlib (Grace Hopper)
     python infer.py photo.jpg                      # one image (weights: see --help)
     python infer.py a.jpg b.png folder/ --out results/
-    python infer.py clip.mp4 --smooth              # a video, 3D joints smoothed over time
-    python infer.py --camera 0 --show              # a webcam; q or Esc quits the window, Ctrl-C a headless run
+    python infer.py clip.mp4                       # a video, lifted by the temporal model (a window of frames)
+    python infer.py clip.mp4 --per-frame --smooth  # each frame on its own, 3D joints smoothed over time
+    python infer.py --camera 0 --show              # a webcam (the causal temporal model); q or Esc quits the window
     python infer.py clip.mp4 --bvh                 # also clip.bvh: the motion for Blender and retargeting tools
 
 MediaPipe Pose finds 33 landmarks; skeleton_utils.mediapipe_to_mpiinf turns them into the model's 28
