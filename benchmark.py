@@ -68,7 +68,7 @@ from checkpoints import (CheckpointError, default_video_weights, default_weights
 from detector import MEDIAPIPE_MODEL_COMPLEXITY, DetectorProcess, PoseDetector, native_stderr_silenced
 from infer_lifting import TemporalTrack, detection_input
 from infer_outputs import InputFailed
-from model import ARCHITECTURES, Lifter, SequenceLifter, build_model, count_parameters
+from model import ARCHITECTURES, Lifter, build_model, count_parameters
 
 THROUGHPUT_BATCH = 1024
 LATENCY_THREADS = 1  # batch-1 latency is timed with one PyTorch thread, as infer.py runs the model
@@ -466,7 +466,7 @@ def mediapipe_alone(clip: str) -> dict:
     return {"frames": frames, "fps": frames / seconds, "process_cores": cpu.process_cores, "core_busy": cpu.core_busy}
 
 
-def whole_pipeline(clip: str, lifter: Lifter, temporal: SequenceLifter | None) -> dict:
+def whole_pipeline(clip: str, lifter: Lifter, temporal: export_model.TracedSequenceLifter | None) -> dict:
     """infer.py on the clip: annotated video and JSON lines written, in a temporary folder."""
     stats = pipeline.PipelineStats()
     options = infer_video.StreamOptions(max_frames=None, smooth=None, show=False, temporal=temporal)
@@ -477,7 +477,7 @@ def whole_pipeline(clip: str, lifter: Lifter, temporal: SequenceLifter | None) -
             "stage_ms": {name: 1e3 * s / stats.frames for name, s in stats.busy_seconds.items()}}
 
 
-def causal_latency(clip: str, temporal: SequenceLifter, input_mode: str) -> dict:
+def causal_latency(clip: str, temporal: export_model.TracedSequenceLifter, input_mode: str) -> dict:
     """A live camera's latency: from a frame in hand to its 3D by the causal temporal model (MediaPipe in its
     process, as infer.py --camera runs it, then the model), per frame of the clip; median and 95th percentile ms."""
     capture, track, detect_ms, lift_ms = cv2.VideoCapture(clip), TemporalTrack(temporal, causal=True), [], []
@@ -502,7 +502,7 @@ def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weight
     same run (the ratio is what counts), and a camera's causal latency."""
     torch.set_num_threads(1)  # as infer.py
     lifter, checkpoint = load_lifter(weights, "cpu")
-    temporal = load_sequence_lifter(temporal_weights, "cpu")[0] if temporal_weights else None
+    temporal = export_model.TracedSequenceLifter(load_sequence_lifter(temporal_weights, "cpu")[0]) if temporal_weights else None
     fast = export_model.trace_lifter(lifter)
     with tempfile.TemporaryDirectory() as folder:
         if clip is None:

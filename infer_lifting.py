@@ -133,7 +133,7 @@ def lift_windows(lifter: SequenceLifter, tokens: torch.Tensor, poses: torch.Tens
         for start in range(0, len(frames), WINDOW_BATCH):
             index = torch.as_tensor(frames[start:start + WINDOW_BATCH], device=tokens.device)
             found = torch.as_tensor(valid[start:start + WINDOW_BATCH], device=tokens.device)
-            out.append(lifter.model.attend(tokens[index], poses[index], found, causal, target=lifter.radius).cpu())
+            out.append(lifter.attend_window(tokens[index], poses[index], found, causal).cpu())
     return torch.cat(out).double().numpy() if out else np.zeros((0, sk.NUM_JOINTS, 3))
 
 

@@ -40,7 +40,8 @@ class StreamOptions:
     bvh: bool = False
     input_mode: str = "mediapipe"  # the checkpoint's: how MediaPipe's landmarks become the model's input
     # The temporal model: a video file's frames offline (each waits for the frames of its window), a
-    # camera's causally (past frames only, no delay). None: frame by frame (--per-frame).
+    # camera's causally (past frames only, no delay); infer.py gives its traced form (export_model.
+    # TracedSequenceLifter, the same encode and attend_window). None: frame by frame (--per-frame).
     temporal: SequenceLifter | None = None
     view_about: str | None = None  # the 3D view's line on what made it; None: no STEM_view.html (--no-html)
 

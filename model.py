@@ -363,6 +363,10 @@ class SequenceLifter(nn.Module):
     def forward(self, joints: torch.Tensor, found: torch.Tensor, causal: bool = False) -> torch.Tensor:
         return self.model(normalize_input(joints, self.mean, self.std), found, causal)
 
+    def attend_window(self, tokens: torch.Tensor, poses: torch.Tensor, found: torch.Tensor, causal: bool) -> torch.Tensor:
+        """Gathered windows of encoded frames (B, 2 x radius + 1, ...) -> the centre frame's 3D (B, 28, 3) mm."""
+        return self.model.attend(tokens, poses, found, causal, target=self.radius)
+
 
 class WindowLifter(nn.Module):
     """For export: windows of 2 x radius + 1 raw frames (B, W, 28, 3) + found (B, W) -> the 3D of the centre
@@ -374,7 +378,7 @@ class WindowLifter(nn.Module):
 
     def forward(self, joints: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
         tokens, poses = self.lifter.encode(joints)
-        return self.lifter.model.attend(tokens, poses, found, self.causal, target=self.lifter.radius)
+        return self.lifter.attend_window(tokens, poses, found, self.causal)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import torch
 
 import data_loader as dl
 import export_model
+import infer_lifting
 import metrics
 import model as mdl
 import skeleton_utils as sk
@@ -248,3 +249,14 @@ def test_a_temporal_model_exports_its_window_offline_and_causal_with_parity(tmp_
         assert f"a window of {2 * test_temporal.TINY['radius'] + 1} frames" in json.loads(extra[export_model.METADATA_FILE])["input"]
     with pytest.raises(export_model.ExportError, match="per-frame model"):
         export_model.deployable(ckpt.BUNDLED_WEIGHTS, causal=True)
+
+
+def test_the_traced_streaming_steps_give_the_eager_numbers():
+    lifter = test_temporal.tiny_lifter()
+    traced = export_model.TracedSequenceLifter(lifter)
+    joints = test_temporal.frames(30).numpy()
+    found = np.ones(30, bool)
+    found[[4, 17]] = False
+    for causal in (False, True):
+        eager = infer_lifting.lift_sequence(lifter, joints, found, 30.0, causal)
+        assert np.array_equal(infer_lifting.lift_sequence(traced, joints, found, 30.0, causal)[found], eager[found])
