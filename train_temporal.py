@@ -2,7 +2,7 @@
 
     python mocap.py ../shared/mocap/cmu ../shared/mocap/cmu_cc ../shared/mocap/cmu_sitting ../shared/mocap/hdm05 \
         --sequences --fps 25 --out sequences.npz
-    python synthetic.py --motion 2000 --out motion.npz          # optional: generated motion beside the real
+    python motion.py --clips 2000 --out motion.npz            # optional: generated motion beside the real
     python train_temporal.py --data sequences.npz motion.npz --out runs/temporal --steps 3600
 
 The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen; the temporal
@@ -43,7 +43,7 @@ VALIDATION_CHUNK = 128
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, nargs="+", metavar="FILE",
-                   help="sequences in the data contract with fps: mocap.py --sequences, synthetic.py --motion; "
+                   help="sequences in the data contract with fps: mocap.py --sequences, motion.py; "
                         "several files are combined, each holding out its own validation clips")
     p.add_argument("--frame-weights", default=ckpt.BUNDLED_WEIGHTS,
                    help="the per-frame model that encodes each frame (default: the bundled one)")
@@ -180,7 +180,7 @@ def load_sequence_file(path: str) -> tuple[dict[str, np.ndarray], list[np.ndarra
                               f"{seq.INTERNAL_FPS:g} fps. Rebuild it with mocap.py --fps {seq.INTERNAL_FPS:g}.")
     if "holdout" not in arrays or not arrays["holdout"].any():
         raise dl.DatasetError(f"{path}: no held-out clips (the holdout column); mocap.py marks its --validation clips, "
-                              f"synthetic.py --motion its last clips.")
+                              f"motion.py its last clips.")
     held = arrays["holdout"] == 1
     return arrays, seq.runs(arrays, np.flatnonzero(~held)), seq.runs(arrays, np.flatnonzero(held))
 

@@ -4,6 +4,7 @@ import pytest
 import skeleton_utils as sk
 import synthetic
 import joint_angles
+import motion
 import camera
 import bodies
 import sequences
@@ -233,11 +234,11 @@ def test_cli_rejects_bad_arguments(tmp_path):
 def test_generated_motion_is_smooth_rigid_on_the_floor_and_as_fast_as_people_commonly_move():
     rng = np.random.default_rng(3)
     body = bodies.sample_bodies(1, rng).offsets[0]
-    clip = synthetic.motion_clip(body, seconds=12.0, fps=25.0, rng=rng)
+    clip = motion.motion_clip(body, seconds=12.0, fps=25.0, rng=rng)
     assert len(clip) == 300
-    speed, acceleration = synthetic.fastest_joint(clip, 25.0)
-    assert speed.max() < 1.1 * synthetic.MAX_JOINT_SPEED_MM_S  # retimed to real people's common speeds
-    assert np.percentile(acceleration, 99) < synthetic.REAL_ACCELERATION_P99_MM_S2  # no jumps
+    speed, acceleration = motion.fastest_joint(clip, 25.0)
+    assert speed.max() < 1.1 * motion.MAX_JOINT_SPEED_MM_S  # retimed to real people's common speeds
+    assert np.percentile(acceleration, 99) < motion.REAL_ACCELERATION_P99_MM_S2  # no jumps
     bones = sk.bone_lengths(clip)
     assert np.allclose(bones, bones[0], atol=1e-3)  # one rigid body throughout
     assert np.allclose((clip[..., 1] - bodies.CLEARANCE).min(-1), 0, atol=1e-6)  # standing, sitting or lying on the floor
@@ -245,15 +246,15 @@ def test_generated_motion_is_smooth_rigid_on_the_floor_and_as_fast_as_people_com
 
 def test_eased_key_poses_stay_within_the_joint_limits():
     rng = np.random.default_rng(0)
-    keys = synthetic._key_poses(6, rng)
-    angles = synthetic._eased(keys, np.arange(6.0), np.linspace(0, 5, 200))
+    keys = motion._key_poses(6, rng)
+    angles = motion._eased(keys, np.arange(6.0), np.linspace(0, 5, 200))
     for name, (lo, hi) in joint_angles.ANGLE_LIMITS.items():
         assert lo - 1e-6 <= angles[name].min() and angles[name].max() <= hi + 1e-6, name
-    assert np.abs(np.diff(angles["yaw"])).max() < synthetic.TURN_DEGREES  # a heading turns, never jumps
+    assert np.abs(np.diff(angles["yaw"])).max() < motion.TURN_DEGREES  # a heading turns, never jumps
 
 
 def test_motion_files_are_videos_the_temporal_training_reads(tmp_path):
-    arrays = synthetic.generate_motion(clips=5, seconds=3.0, seed=1, views=2)
+    arrays = motion.generate_motion(clips=5, seconds=3.0, seed=1, views=2)
     assert float(arrays["fps"]) == 25.0 and set(np.unique(arrays["holdout"])) == {0, 1}
     runs = sequences.runs(arrays)
     assert sum(len(r) for r in runs) == len(arrays["pose2d"]) and max(len(r) for r in runs) == 75
@@ -261,5 +262,5 @@ def test_motion_files_are_videos_the_temporal_training_reads(tmp_path):
     np.savez(path, **arrays)
     _, train_runs, val_runs = train_temporal.load_sequences([str(path)])
     assert len(val_runs) >= 1 and len(train_runs) >= 4
-    assert synthetic.main(["--motion", "2", "--seconds", "2", "--out", str(tmp_path / "m.npz")]) is None
+    assert motion.main(["--clips", "2", "--seconds", "2", "--out", str(tmp_path / "m.npz")]) == 0
     assert float(np.load(tmp_path / "m.npz")["fps"]) == 25.0
