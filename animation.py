@@ -252,4 +252,23 @@ class MotionTrack:
         return format_bvh(clip)
 
 
+class SceneMotion:
+    """Several people's MotionTracks over one stream's frames, as they come: every person's track spans all
+    the frames, so that their BVH files line up in time (frames before they appear are gaps)."""
+
+    def __init__(self):
+        self.tracks: dict[int, MotionTrack] = {}
+        self._times: list[float] = []
+
+    def add(self, people: dict[int, np.ndarray], time_s: float) -> None:
+        """One frame: each person's (28, 3) camera-space mm joints by id (those not in it are gaps)."""
+        for person_id in people.keys() - self.tracks.keys():
+            self.tracks[person_id] = track = MotionTrack()
+            for earlier in self._times:
+                track.add(None, earlier)
+        for person_id, track in self.tracks.items():
+            track.add(people.get(person_id), time_s)
+        self._times.append(time_s)
+
+
 # ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     python benchmark.py --quick --json bench.json          # a few iterations (tests, CI)
     python benchmark.py --weights best_model_weights.pth --device cpu
     python benchmark.py --video [CLIP]                     # infer.py's video pipeline against MediaPipe alone
+    python benchmark.py --video --people 1 2 4             # on clips of 1, 2 and 4 people made here
 
 For the CPU, and the GPU too when CUDA is available (--device picks one), it prints, for the hybrid
 with model.py's default config and the Martinez MLP (or the checkpoints given with --weights):
@@ -60,12 +61,14 @@ import infer_video
 import mocap
 import model_input as mi
 import pipeline
+import scenes
 import skeleton_utils as sk
 import training_step as recipe
 from atomic import output_problem, write_json
 from checkpoints import (CheckpointError, default_video_weights, default_weights, is_temporal, load_lifter,
                          load_sequence_lifter, read_checkpoint, resolve_device)
-from detector import MEDIAPIPE_MODEL_COMPLEXITY, DetectorProcess, PoseDetector, native_stderr_silenced
+from detector import MEDIAPIPE_MODEL_COMPLEXITY, PoseDetector, native_stderr_silenced
+from detector_process import DetectorProcess
 from infer_lifting import TemporalTrack, detection_input
 from infer_outputs import InputFailed
 from model import ARCHITECTURES, Lifter, build_model, count_parameters
@@ -401,21 +404,17 @@ def benchmark_deployment(models: list[tuple[str, str, Lifter]], settings: Settin
 # ---------------------------------------------------------------------------
 # Video: infer.py's whole pipeline against MediaPipe alone
 # ---------------------------------------------------------------------------
-VIDEO_SIZE = (640, 480)
+VIDEO_SIZE = (960, 540)
 VIDEO_FRAMES = 150
 VIDEO_FPS = 30.0
 
 
-def make_clip(path: str, frames: int, size: tuple[int, int] = VIDEO_SIZE) -> str:
-    """A clip of one person as the tests make it: the sample photo, sliding sideways in front of a wall."""
-    width, height = size
+def make_clip(path: str, frames: int, people: int = 1, size: tuple[int, int] = VIDEO_SIZE) -> str:
+    """A clip of people walking to and fro in front of a wall, each a copy of the sample photo (scenes.py)."""
     photo = cv2.imread(matplotlib.cbook.get_sample_data(MEDIAPIPE_IMAGE, asfileobj=False))
-    person = cv2.resize(photo, (round(photo.shape[1] * height / photo.shape[0]), height))
-    scene = np.full((height, width, 3), 110, dtype=np.uint8)
-    scene[:, :person.shape[1]] = person
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, (width, height))
-    for i in range(frames):
-        writer.write(np.roll(scene, (2 * i) % (width - person.shape[1] + 1), axis=1))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, size)
+    for frame in scenes.walking_clip(photo, people, frames, *size)[0]:
+        writer.write(frame)
     writer.release()
     return path
 
@@ -454,7 +453,7 @@ def mediapipe_alone(clip: str) -> dict:
     """Decode every frame and run MediaPipe Pose on it as infer.py does (tracking mode), nothing else."""
     capture = cv2.VideoCapture(clip)
     frames = 0
-    with PoseDetector(tracking=True) as detector, CpuMeter() as cpu:
+    with PoseDetector(tracking=True) as detector, CpuMeter() as cpu:  # one person: what MediaPipe alone gives
         start = time.perf_counter()
         ok, frame = capture.read()
         while ok:
@@ -481,13 +480,13 @@ def causal_latency(clip: str, temporal: export_model.TracedSequenceLifter, input
     """A live camera's latency: from a frame in hand to its 3D by the causal temporal model (MediaPipe in its
     process, as infer.py --camera runs it, then the model), per frame of the clip; median and 95th percentile ms."""
     capture, track, detect_ms, lift_ms = cv2.VideoCapture(clip), TemporalTrack(temporal, causal=True), [], []
-    with DetectorProcess(tracking=True, slots=pipeline.RESULTS_ALIVE_PER_STAGE) as detector:
+    with DetectorProcess(VIDEO_FPS, slots=pipeline.RESULTS_ALIVE_PER_STAGE) as detector:
         ok, frame = capture.read()
         while ok:
             start = time.perf_counter()
-            detection = detector.detect(frame)
+            people = detector.detect(frame)
             detected = time.perf_counter()
-            track.push(detected, None if detection is None else detection_input(detection, input_mode))
+            track.push(detected, detection_input(people[0], input_mode) if people else None)
             detect_ms.append(1e3 * (detected - start))
             lift_ms.append(1e3 * (time.perf_counter() - detected))
             ok, frame = capture.read()
@@ -497,29 +496,32 @@ def causal_latency(clip: str, temporal: export_model.TracedSequenceLifter, input
             "detection_median_ms": float(np.median(detect_ms)), "temporal_lift_median_ms": float(np.median(lift_ms))}
 
 
-def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weights: str | None = None) -> dict:
-    """MediaPipe alone, then infer.py's pipeline (with the temporal model when given), on the same clip in the
-    same run (the ratio is what counts), and a camera's causal latency."""
+def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weights: str | None = None,
+                    people: tuple[int, ...] = (1,)) -> dict:
+    """For the clip (default: one made here for each number of people): MediaPipe alone (one person), then
+    infer.py's pipeline (everyone, with the temporal model when given), on the same clip in the same run (the
+    ratio is what counts); and on the first clip a camera's causal latency."""
     torch.set_num_threads(1)  # as infer.py
     lifter, checkpoint = load_lifter(weights, "cpu")
     temporal = export_model.TracedSequenceLifter(load_sequence_lifter(temporal_weights, "cpu")[0]) if temporal_weights else None
     fast = export_model.trace_lifter(lifter)
+    runs, frames = [], 20 if quick else VIDEO_FRAMES
     with tempfile.TemporaryDirectory() as folder:
-        if clip is None:
-            clip = make_clip(os.path.join(folder, "clip.mp4"), 20 if quick else VIDEO_FRAMES)
-            described = f"{'20' if quick else VIDEO_FRAMES} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} made by benchmark.py"
-        else:
-            described = clip
-        alone = mediapipe_alone(clip)
-        if not alone["frames"]:
-            raise SystemExit(f"error: --video {clip}: no frame could be read (empty, corrupt, or a codec OpenCV lacks).")
-        try:
-            whole = whole_pipeline(clip, fast, temporal)
-        except InputFailed as err:
-            raise SystemExit(f"error: --video {err}") from None
-        latency = causal_latency(clip, temporal, checkpoint["input_mode"]) if temporal is not None else None
-    return {"clip": described, "temporal": temporal_weights, "mediapipe_alone": alone, "pipeline": whole,
-            "ratio": whole["fps"] / alone["fps"], "causal_latency": latency}
+        for count in people if clip is None else (None,):
+            path = clip or make_clip(os.path.join(folder, f"clip{count}.mp4"), frames, count)
+            alone = mediapipe_alone(path)
+            if not alone["frames"]:
+                raise SystemExit(f"error: --video {path}: no frame could be read (empty, corrupt, or a codec OpenCV lacks).")
+            try:
+                whole = whole_pipeline(path, fast, temporal)
+            except InputFailed as err:
+                raise SystemExit(f"error: --video {err}") from None
+            runs.append({"people": count, "clip": clip or f"{frames} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} of {count} "
+                         f"{'person' if count == 1 else 'people'} made by benchmark.py", "mediapipe_alone": alone,
+                         "pipeline": whole, "ratio": whole["fps"] / alone["fps"]})
+            if len(runs) == 1 and temporal is not None:
+                latency = causal_latency(path, temporal, checkpoint["input_mode"])
+    return {"temporal": temporal_weights, "runs": runs, "causal_latency": latency if temporal is not None else None}
 
 
 def _cores(run: dict) -> str:
@@ -529,18 +531,19 @@ def _cores(run: dict) -> str:
 
 def video_report(results: dict) -> str:
     video = results["video"]
-    alone, whole = video["mediapipe_alone"], video["pipeline"]
-    stages = ", ".join(f"{name} {ms:.1f}" for name, ms in whole["stage_ms"].items())
-    return "\n".join([
-        describe_machine(results["machine"]),
-        f"Video: {video['clip']}",
-        f"MediaPipe alone (decode + Pose, model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}, tracking): "
-        f"{alone['fps']:.1f} fps; {_cores(alone)}",
-        f"infer.py pipeline (+ lift{' by the temporal model, offline' if video['temporal'] else ', frame by frame'}, "
-        f"draw, write video and JSON lines): {whole['fps']:.1f} fps; {_cores(whole)}",
-        f"  busy ms per frame on each stage's thread (the stages overlap): {stages}",
-        f"pipeline / MediaPipe alone: {_percent(video['ratio'])}",
-    ] + ([f"camera, causal temporal model: frame in hand to 3D ready {latency['median_ms']:.1f} ms median, "
+    lines = [describe_machine(results["machine"])]
+    for run in video["runs"]:
+        alone, whole = run["mediapipe_alone"], run["pipeline"]
+        stages = ", ".join(f"{name} {ms:.1f}" for name, ms in whole["stage_ms"].items())
+        lines += [
+            f"Video: {run['clip']}",
+            f"  MediaPipe alone (decode + Pose of one person, model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}, "
+            f"tracking): {alone['fps']:.1f} fps; {_cores(alone)}",
+            f"  infer.py pipeline (everyone found and followed, lifted{' by the temporal model, offline' if video['temporal'] else ', frame by frame'}, "
+            f"drawn, video and JSON lines written): {whole['fps']:.1f} fps; {_cores(whole)}",
+            f"    busy ms per frame on each stage's thread (the stages overlap): {stages}",
+            f"  pipeline / MediaPipe alone: {_percent(run['ratio'])}"]
+    return "\n".join(lines + ([f"camera, causal temporal model: frame in hand to 3D ready {latency['median_ms']:.1f} ms median, "
           f"{latency['p95_ms']:.1f} ms 95th percentile (MediaPipe {latency['detection_median_ms']:.1f}, temporal "
           f"lifting {latency['temporal_lift_median_ms']:.1f}); the causal model adds no frames of delay"]
          if (latency := video["causal_latency"]) else []))
@@ -685,13 +688,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto (the CPU, and CUDA too when available), cpu or cuda (default: %(default)s)")
     parser.add_argument("--video", nargs="?", const="", metavar="CLIP",
                         help="instead: infer.py's video pipeline against MediaPipe alone on CLIP (default: a "
-                             f"{VIDEO_FRAMES}-frame {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} clip of one person made here), "
+                             f"{VIDEO_FRAMES}-frame {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} clip made here for each --people), "
                              "with the first --weights (default: see infer.py --help; a temporal one, the bundled "
                              "video model by default, also gives a camera's causal latency)")
+    parser.add_argument("--people", type=int, nargs="+", default=[1], metavar="N",
+                        help="with --video and no CLIP: clips of this many people walking, one run each (default: 1)")
     dl.add_source_arguments(parser.add_argument_group(
         "poses (optional): also time loading them as train.py, eval.py and visualize_eval.py do"))
     args = parser.parse_args(argv)
     dl.check_source_arguments(parser, args)
+    if min(args.people) < 1 or (args.people != [1] and (args.video is None or args.video)):
+        parser.error("--people takes positive numbers and goes with --video without a CLIP of your own")
     return args
 
 
@@ -708,7 +715,7 @@ def main(argv: list[str] | None = None) -> None:
         weights = args.weights[0] if args.weights else default_weights()
         temporal = (weights if is_temporal(read_checkpoint(weights)) else None) if args.weights else default_video_weights()
         results = {"machine": machine_info([torch.device("cpu")]),
-                   "video": benchmark_video(args.video or None, weights, args.quick, temporal)}
+                   "video": benchmark_video(args.video or None, weights, args.quick, temporal, tuple(args.people))}
         print(video_report(results))
     else:
         results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)

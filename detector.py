@@ -1,52 +1,47 @@
-"""MediaPipe Pose, the 2D detector: in this process for photos, in a process of its own for video.
+"""MediaPipe Pose, the 2D detector of one person (mp.solutions.pose), and Detection, what a person found is.
 
     with PoseDetector(tracking=False) as detector:         # photos, one after another
         detection = detector.detect(image_bgr)              # a Detection, or None when there is no person
-    with DetectorProcess(tracking=True) as detector:        # the frames of a video or a camera
-        detector.submit(frame_1); detector.submit(frame_2)  # ahead, so the detector never waits (a file)
-        first, second = detector.collect(), detector.collect()
-        detection = detector.detect(frame)                  # one at a time (a live camera: no queue)
 
-Why a process for video: MediaPipe's process() runs its graph without the GIL but takes the GIL back
-about ten times per call, and each time a thread running Python beside it (lifting, drawing, JSON) can
-keep it waiting up to the interpreter's switch interval. Measured on the 2-core CPU, 150 frames of
-640x480: MediaPipe alone 19.9 fps; beside a thread that runs Python 30% of the time 18.1 fps, 100% of
-the time 8.2 fps; beside a process that runs Python 100% of the time 19.9 fps. So infer.py's video
-pipeline hands detection to a child process: frames are copied into slots of shared memory (no
-pickling), the landmarks come back over a pipe, and the child runs nothing but MediaPipe.
+infer.py finds everyone with people_finder.py (the same bundled models), and runs it for videos in a
+process of its own (detector_process.py); this single-person detector is "MediaPipe alone", the
+baseline benchmark.py compares the pipeline with, and what detector_noise.py measures.
 """
 from __future__ import annotations
 
-import argparse
-import ast
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
-from multiprocessing.connection import Client, Connection, Listener
-from multiprocessing.shared_memory import SharedMemory
 
 import cv2
 import numpy as np
 
 # MediaPipe Pose "full", the model bundled with the mediapipe wheel (complexity 2 would need a download).
 MEDIAPIPE_MODEL_COMPLEXITY = 1
-# Seconds a closing detector process gets to finish its frames and exit before it is killed.
-CLOSE_TIMEOUT_S = 10.0
+VISIBLE = 0.5  # MediaPipe's visibility above which a landmark counts as seen
 
 
 @dataclass
 class Detection:
-    """MediaPipe's 33 landmarks: (33, 3) pixels + visibility, and its own metric 3D, (33, 3) mm."""
+    """MediaPipe's 33 landmarks of one person: (33, 3) pixels + visibility, and its own metric 3D, (33, 3) mm."""
 
     landmarks_px: np.ndarray
     world_mm: np.ndarray
+    followed: int | None = None  # in a video: the number people_finder's follower gave the person it follows
+
+    @property
+    def box(self) -> np.ndarray:
+        """(4,) x0, y0, x1, y1 pixels around the seen landmarks (all of them when fewer than three are seen)."""
+        seen = self.landmarks_px[self.landmarks_px[:, 2] > VISIBLE]
+        points = seen if len(seen) >= 3 else self.landmarks_px
+        return np.r_[points[:, :2].min(0), points[:, :2].max(0)]
+
+    @property
+    def size(self) -> float:
+        """How large the person is in the image, pixels: the diagonal of the box of all 33 landmarks. MediaPipe
+        places the ones it does not see where the body would be, so a portrait's size is its whole body's."""
+        return float(np.linalg.norm(np.ptp(self.landmarks_px[:, :2], axis=0)))
 
 
 @contextmanager
@@ -100,180 +95,3 @@ class PoseDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class DetectorFailed(RuntimeError):
-    """MediaPipe's process stopped or failed: the stream it served cannot go on (a new process can)."""
-
-
-class DetectorProcess:
-    """PoseDetector in a child process; frames go in through shared memory, results come out in order.
-
-    submit() is called from one thread and collect() from another (infer.py's reader and detection
-    stages); at most `slots` frames may be submitted and not yet collected.
-    """
-
-    def __init__(self, tracking: bool, slots: int):
-        self.slots = slots
-        self._free_slots = threading.Semaphore(slots)
-        self._submitted = 0
-        self._memory: SharedMemory | None = None
-        self._frames: np.ndarray | None = None  # (slots, height, width, 3) uint8 over the shared memory
-        authkey = os.urandom(32)
-        # The child's socket lives here (POSIX; Windows pipes have no file), so that closing removes it even
-        # when the child could not clean up after itself.
-        self._folder = tempfile.mkdtemp(prefix="infer-detector-") if os.name == "posix" else None
-        command = [sys.executable, os.path.abspath(__file__), "--serve"] + (["--tracking"] if tracking else [])
-        self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._connection: Connection | None = None
-        try:
-            self._child.stdin.write(f"{authkey.hex()}\n{self._folder or ''}\n")
-            self._child.stdin.close()
-            address = self._child.stdout.readline()  # written before the child loads MediaPipe
-            self._child.stdout.close()
-            if not address:
-                raise DetectorFailed(f"the MediaPipe process did not start (exit status {self._child.wait()})")
-            self._connection = Client(ast.literal_eval(address), authkey=authkey)
-            self._receive("ready")
-        except BaseException:
-            self.close()
-            raise
-
-    def submit(self, frame: np.ndarray) -> None:
-        """Start detecting a BGR frame; its result is the next collect() after those of earlier frames."""
-        if self._frames is None:
-            self._share_frames_of(frame.shape)
-        elif frame.shape != self._frames.shape[1:]:
-            raise ValueError(f"the frame size changed within one stream, from {self._frames.shape[1:]} "
-                             f"to {frame.shape}; a video or camera must keep one size")
-        if not self._free_slots.acquire(blocking=False):
-            raise RuntimeError(f"more than {self.slots} frames submitted to the detector and not collected")
-        slot = self._submitted % self.slots
-        self._frames[slot] = frame
-        self._send(("frame", slot))
-        self._submitted += 1
-
-    def collect(self) -> Detection | None:
-        """The result of the oldest frame submitted and not yet collected (waits for it)."""
-        _, landmarks, world_mm = self._receive("detection")
-        self._free_slots.release()
-        return None if landmarks is None else Detection(landmarks, world_mm)
-
-    def detect(self, frame: np.ndarray) -> Detection | None:
-        """Detect one frame now (nothing queued behind it)."""
-        self.submit(frame)
-        return self.collect()
-
-    def close(self) -> None:
-        """Let the child finish and exit (frames still in flight are dropped), then free the shared memory."""
-        if self._connection is not None:
-            try:
-                self._connection.send(None)
-            except OSError:  # the child is gone already
-                pass
-        try:
-            self._child.wait(timeout=CLOSE_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        if self._memory is not None:
-            self._frames = None  # the array must go before the buffer it views
-            self._memory.close()
-            self._memory.unlink()
-            self._memory = None
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
-
-    def __enter__(self) -> DetectorProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _share_frames_of(self, shape: tuple[int, ...]) -> None:
-        if len(shape) != 3 or shape[2] != 3:
-            raise ValueError(f"expected a BGR frame of shape (height, width, 3), got {shape}")
-        self._memory = SharedMemory(create=True, size=self.slots * int(np.prod(shape)))
-        self._frames = np.ndarray((self.slots, *shape), dtype=np.uint8, buffer=self._memory.buf)
-        self._send(("memory", self._memory.name, self._frames.shape))
-
-    def _send(self, message) -> None:
-        try:
-            self._connection.send(message)
-        except OSError as err:
-            raise DetectorFailed(self._stopped_message()) from err
-
-    def _receive(self, kind: str) -> tuple:
-        try:
-            message = self._connection.recv()
-        except (EOFError, OSError) as err:
-            raise DetectorFailed(self._stopped_message()) from err
-        if message[0] == "error":
-            raise DetectorFailed(f"MediaPipe Pose failed in its process: {message[1]}")
-        assert message[0] == kind, f"expected {kind!r} from the detector process, got {message[0]!r}"
-        return message
-
-    def _stopped_message(self) -> str:
-        try:
-            status = self._child.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            status = "none yet"
-        return f"the MediaPipe process stopped unexpectedly (exit status {status}); its error, if any, is above"
-
-
-def _attach(name: str) -> SharedMemory:
-    """The parent's shared memory, which the parent alone frees."""
-    memory = SharedMemory(name)
-    if os.name == "posix":  # Python < 3.13 would otherwise free (unlink) it when this process exits
-        resource_tracker.unregister(memory._name, "shared_memory")
-    return memory
-
-
-def serve(tracking: bool) -> None:
-    """The child's side: listen, tell the parent where, then detect every frame it sends until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent decides
-    authkey = bytes.fromhex(sys.stdin.readline().strip())
-    folder = sys.stdin.readline().strip()
-    with Listener(os.path.join(folder, "socket") if folder else None, authkey=authkey) as listener:
-        print(repr(listener.address), flush=True)
-        os.dup2(2, 1)  # the parent reads no more from this pipe: whatever else is printed goes to stderr
-        connection = listener.accept()
-    try:
-        detector = PoseDetector(tracking)
-    except Exception as err:
-        connection.send(("error", f"MediaPipe Pose could not start: {type(err).__name__}: {err}"))
-        return
-    memory, frames = None, None
-    connection.send(("ready",))
-    try:
-        while (message := connection.recv()) is not None:
-            if message[0] == "memory":
-                _, name, shape = message
-                memory = _attach(name)
-                frames = np.ndarray(shape, dtype=np.uint8, buffer=memory.buf)
-                continue
-            try:
-                detection = detector.detect(frames[message[1]])
-            except Exception as err:
-                connection.send(("error", f"{type(err).__name__}: {err}"))
-                continue
-            connection.send(("detection", None, None) if detection is None
-                            else ("detection", detection.landmarks_px, detection.world_mm))
-    except (EOFError, OSError):  # the parent went away: nothing left to do
-        pass
-    finally:
-        detector.close()
-        frames = None
-        if memory is not None:
-            memory.close()
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="The MediaPipe process of infer.py's video pipeline (internal).")
-    parser.add_argument("--serve", action="store_true", required=True)
-    parser.add_argument("--tracking", action="store_true")
-    serve(parser.parse_args().tracking)

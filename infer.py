@@ -1,4 +1,4 @@
-"""Lift the person in photos, videos or a webcam stream to a 3D 28-joint skeleton.
+"""Lift the people in photos, videos or a webcam stream to 3D 28-joint skeletons.
 
     python infer.py --demo                         # the photo that ships with matplotlib (Grace Hopper)
     python infer.py photo.jpg                      # one image (weights: see --help)
@@ -6,29 +6,34 @@
     python infer.py clip.mp4                       # a video, lifted by the temporal model (a window of frames)
     python infer.py clip.mp4 --per-frame --smooth  # each frame on its own, 3D joints smoothed over time
     python infer.py --camera 0 --show              # a webcam (the causal temporal model); q or Esc quits the window
-    python infer.py clip.mp4 --bvh                 # also clip.bvh: the motion for Blender and retargeting tools
+    python infer.py clip.mp4 --bvh                 # also clip_person<ID>.bvh: each person's motion for Blender
+    python infer.py group.jpg --max-people 3       # the three largest people of the photo (default: everyone)
 
-MediaPipe Pose finds 33 landmarks; skeleton_utils.mediapipe_to_mpiinf turns them into the model's 28
+people_finder.py finds everyone with the models the mediapipe wheel bundles (its person detector on the
+image and on tiles, then MediaPipe Pose's landmark model on each person), 33 landmarks each;
+skeleton_utils.mediapipe_to_mpiinf turns them into the model's 28
 joints with visibility, exactly as training with `--input mediapipe` builds them; the model lifts those
 to root-relative millimetres (camera space: x right, y down, z away from the camera, pelvis at 0).
 
 Outputs, in --out (default: the working directory), named after each input's file name without its suffix:
-    photo.jpg  ->  photo_overlay_coco17.jpg   MediaPipe's COCO-17 keypoints on the photo (hollow and dashed:
-                                              visibility below 0.5)
-                   photo_pose3d.png           the 2D joints flat at depth 0 ("2D-in-3D") beside the 3D pose
-                   photo_pose.json            2D joints (pixels, visibility), 3D joints (mm), MediaPipe's 33
-                                              landmarks with its own metric 3D (mm), image, weights
+    photo.jpg  ->  photo_overlay_coco17.jpg   everyone's COCO-17 keypoints and id on the photo (hollow and
+                                              dashed: visibility below 0.5)
+                   photo_pose3d.png           the 2D joints flat at depth 0 ("2D-in-3D") beside the 3D poses,
+                                              each person where they stand
+                   photo_pose.json            "people": per person its id, box, 2D joints (pixels, visibility),
+                                              3D joints (mm), placement, MediaPipe's 33 landmarks with its own
+                                              metric 3D (mm) (infer_outputs.people_records); image, weights
                    photo_view.html            the interactive 3D view (viewer.py): turn, zoom; --no-html: none
-    clip.mp4   ->  clip_annotated.mp4         each frame with the overlay, beside a live 3D view
-                   clip_joints.jsonl          one JSON object per frame ("person": false where none was found)
+    clip.mp4   ->  clip_annotated.mp4         each frame with everyone's overlay and id, beside a live 3D view
+                   clip_joints.jsonl          one JSON object per frame, its "people" by track id (as above)
                    clip_view.html             the 3D view with play, pause and a frame slider
     --camera 0 ->  camera0_annotated.mp4, camera0_joints.jsonl
-    --bvh      ->  also STEM.bvh                  the skeleton moving through camera space (animation.py's writer);
-                                              with --keypoints STEM_person<ID>.bvh for each tracked person
+    --bvh      ->  also STEM_person<ID>.bvh       each person's skeleton moving through camera space
+                                              (animation.py's writer), every file spanning all the frames
 Every record also places the pelvis in camera space (camera.py's pinhole solve; see COORDINATES).
 Inputs whose outputs would share a name (a/x.jpg and b/x.png) are refused before anything runs, and so are
 outputs an earlier run left in --out, unless --force: then each input's files (STEM_*, STEM.bvh, with
---keypoints STEM_person*.bvh) are replaced as a set, so no file of the older run is left looking current.
+STEM_person*.bvh) are replaced as a set, so no file of the older run is left looking current.
 Every file is written under a temporary name and renamed when complete; temporaries of killed runs are
 removed at the next run, and an --out folder the run created and left empty is removed.
 
@@ -55,13 +60,13 @@ import export_model
 import infer_keypoints
 from checkpoints import (BUNDLED_TEMPORAL_WEIGHTS, WEIGHTS_HELP, CheckpointError, default_video_weights,
                          default_weights, is_temporal, load_sequence_lifter, read_checkpoint, resolve_device)
-from detector import PoseDetector
 from infer_lifting import load_for_inference
 from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_output, media_kind, media_outputs,
                            output_folder, refuse_existing, view_about)
 from infer_photo import process_image
 from infer_video import FALLBACK_FPS, StreamOptions, process_stream
 from model import Lifter
+from people_finder import PeopleFinder
 from sequences import INTERNAL_FPS
 from smoothing import OneEuroFilter
 
@@ -126,7 +131,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "GCN+Transformer lifter.",
         epilog="Outputs per input STEM: images STEM_overlay_coco17.jpg, STEM_pose3d.png, STEM_pose.json; "
                "videos and the camera STEM_annotated.mp4, STEM_joints.jsonl (camera STEM: camera<N>); "
-               "--bvh adds STEM.bvh (--keypoints: STEM_person<ID>.bvh). "
+               "--bvh adds STEM_person<ID>.bvh for each person. "
                "Exit status 1 when any input failed.")
     parser.add_argument("inputs", nargs="*", help="images, videos, or folders of them")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read a webcam instead (e.g. 0)")
@@ -139,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--show", action="store_true",
                         help="open the figure (images) or a live window (video, camera) when a display exists")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop videos and the camera after this many frames")
+    parser.add_argument("--max-people", type=int, metavar="N", help="lift at most this many people per photo or frame, "
+                        "the largest in the image (default: everyone found)")
     parser.add_argument("--video-weights", metavar="FILE",
                         help="the temporal model for videos, the camera and keypoint sequences (default: the bundled "
                              "pretrained/temporal_model_weights.pth when --weights is not given; a temporal --weights "
@@ -155,8 +162,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "else a 60 degree horizontal field of view)")
     parser.add_argument("--force", action="store_true", help="replace the outputs an earlier run left in --out: each "
                         "input's files are replaced as a set (without it, existing outputs are refused)")
-    parser.add_argument("--bvh", action="store_true", help="also write STEM.bvh: the motion for Blender, retargeting; "
-                        "with --keypoints, STEM_person<ID>.bvh for each tracked person")
+    parser.add_argument("--bvh", action="store_true", help="also write STEM_person<ID>.bvh for each person: the "
+                        "motion for Blender, retargeting")
     parser.add_argument("--no-html", action="store_true",
                         help="do not write STEM_view.html, the interactive 3D view (opens from disk in a browser)")
     keypoints = parser.add_argument_group("2D keypoints of another detector, instead of MediaPipe (see keypoints.py)")
@@ -179,9 +186,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--per-frame lifts without the temporal model; it takes no --video-weights")
     args.video_weights = video_weights(args)
     if args.keypoints is not None:
-        if args.inputs or args.camera is not None or args.smooth or args.max_frames is not None:
+        if (args.inputs or args.camera is not None or args.smooth or args.max_frames is not None
+                or args.max_people is not None):
             parser.error("--keypoints reads 2D keypoints instead of images, videos or a camera; it takes no inputs, "
-                         "--demo, --camera, --smooth or --max-frames")
+                         "--demo, --camera, --smooth, --max-frames or --max-people (every person in the file is lifted)")
         if args.fps <= 0 or (args.image_size and min(args.image_size) < 1):
             parser.error("--fps must be positive and --image-size two positive integers")
         return args
@@ -192,6 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.weights = args.weights or default_weights()
     if args.max_frames is not None and args.max_frames < 1:
         parser.error("--max-frames must be at least 1")
+    if args.max_people is not None and args.max_people < 1:
+        parser.error("--max-people must be at least 1")
     if args.smooth and (args.smooth_min_cutoff <= 0 or args.smooth_beta < 0):
         parser.error("--smooth-min-cutoff must be positive and --smooth-beta non-negative")
     return args
@@ -221,7 +231,7 @@ class Session:
     show: bool
     stream: StreamOptions
     html: bool = True
-    image_detector: PoseDetector | None = None
+    finder: PeopleFinder | None = None
 
     def process(self, source: Path | int) -> list[Path]:
         """Write the outputs of one image, video or camera; returns their paths."""
@@ -232,14 +242,14 @@ class Session:
                    if temporal is not None else ", frame by frame")
             about = view_about(describe(source), self.weights, how) if self.html else None
             return process_stream(source, stem, self.out_dir, self.lifter, replace(self.stream, view_about=about))
-        if self.image_detector is None:
-            self.image_detector = PoseDetector(tracking=False)
-        return process_image(source, self.out_dir, self.image_detector, self.lifter, self.weights, self.checkpoint,
-                             self.show, self.stream.focal, self.stream.bvh, self.html)
+        if self.finder is None:
+            self.finder = PeopleFinder()
+        return process_image(source, self.out_dir, self.finder, self.lifter, self.weights, self.checkpoint,
+                             self.show, self.stream.focal, self.stream.bvh, self.html, self.stream.max_people)
 
     def close(self) -> None:
-        if self.image_detector is not None:
-            self.image_detector.close()
+        if self.finder is not None:
+            self.finder.close()
 
 
 def load_temporal(weights: str | None, device: str) -> export_model.TracedSequenceLifter | None:
@@ -279,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
     lifter = export_model.trace_lifter(lifter)
     temporal = load_temporal(args.video_weights, args.device) if any(stem_and_kind(s)[1] == "video" for s in sources) else None
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
-    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"], temporal)
+    options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"], temporal,
+                            max_people=args.max_people)
     failures: list[str] = []
     with output_folder(args.out) as out_dir:
         session = Session(lifter, checkpoint, weights, out_dir, args.show, options, not args.no_html)

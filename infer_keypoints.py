@@ -28,12 +28,11 @@ import visualize
 from atomic import atomic_outputs
 from checkpoints import CheckpointError, load_sequence_lifter, resolve_device, weights_for_layout
 from infer_lifting import LiftedPerson, lift_people, lift_sequence, load_for_inference
-from infer_outputs import (OUTPUT_ENDINGS, OutputSet, is_own_output, joints_record, media_kind, output_folder,
-                           output_paths, read_image, refuse_existing, rounded, to_json, view_about)
+from infer_outputs import (OUTPUT_ENDINGS, PERSON_BVH_ENDING, OutputSet, is_own_output, joints_record, media_kind,
+                           output_folder, output_paths, person_bvh_path, read_image, refuse_existing, rounded, to_json,
+                           view_about)
 from model import Lifter, SequenceLifter
 
-# With --keypoints --bvh, each tracked person's file: the keypoints' STEM, then this.
-PERSON_BVH_ENDING = "_person{id}.bvh"
 MAX_FIGURE_PEOPLE = 12  # a crowd's figure would grow without bound (1,000 people: 141,196 px tall)
 SUMMARY_LINES = 20  # people and problems listed in the printed summary, at most
 
@@ -172,7 +171,7 @@ def write_keypoint_outputs(sequence: kp.KeypointSequence, lifted: list[list[Lift
             stage(outputs["view"]).write_text(viewer.page(frames, fps, sequence.path.name, view_about), encoding="utf-8")
             written.append(outputs["view"])
         for track in person_tracks(lifted).values() if bvh else ():
-            path = out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=track.id)}"
+            path = person_bvh_path(out_dir, stem, track.id)
             stage(path).write_text(track.motion(len(sequence.frames), fps).bvh_text(), encoding="utf-8")
             written.append(path)
         for image_path, people in zip(images, lifted):

@@ -21,8 +21,9 @@ from model import Lifter, SequenceLifter
 class LiftedPerson:
     """One person in one frame: the detector's (K, 3) keypoints (pixels and visibility or confidence), the
     model's (28, 3) input (pixels + visibility) and (28, 3) mm output, and where the frame's size is known, its
-    camera's (4,) intrinsics and the pelvis in camera space, (3,) mm. id: the track id (0 for a photo's person);
-    world_mm: MediaPipe's own metric 3D landmarks (33, 3), where the detector gives them."""
+    camera's (4,) intrinsics and the pelvis in camera space, (3,) mm. id: the person's number in a photo (1, 2, ...,
+    largest first) or their track id; world_mm: MediaPipe's own metric 3D landmarks (33, 3), and box, (4,) x0, y0,
+    x1, y1 pixels around their seen landmarks, where MediaPipe found them."""
 
     keypoints: np.ndarray
     joints2d: np.ndarray
@@ -31,6 +32,7 @@ class LiftedPerson:
     pelvis_mm: np.ndarray | None = None
     id: int = 0
     world_mm: np.ndarray | None = None
+    box: np.ndarray | None = None
 
     def placement(self) -> dict:
         """The record's placement fields (camera.PLACEMENT_COORDINATES); none when the person was not placed."""
@@ -82,11 +84,16 @@ def lift_people(keypoints: np.ndarray, layout: sk.KeypointLayout, lifter: Lifter
             for k, j2, j3, K, pid in zip(keypoints, joints2d, joints3d, intrinsics, ids)]
 
 
-def lift_detection(detection, lifter: Lifter, intrinsics: np.ndarray, input_mode: str) -> LiftedPerson:
-    """MediaPipe's detection (detector.Detection) of one person, lifted and placed."""
-    person = lift_people(detection.landmarks_px[None], sk.MEDIAPIPE, lifter, input_mode, [intrinsics])[0]
-    person.world_mm = detection.world_mm
-    return person
+def lift_detections(detections: list, lifter: Lifter, intrinsics: np.ndarray, input_mode: str,
+                    ids: list[int]) -> list[LiftedPerson]:
+    """MediaPipe's detections (detector.Detection) of the people of one image, lifted in one pass and placed."""
+    if not detections:
+        return []
+    people = lift_people(np.stack([d.landmarks_px for d in detections]), sk.MEDIAPIPE, lifter, input_mode,
+                         [intrinsics] * len(detections), ids)
+    for person, detection in zip(people, detections):
+        person.world_mm, person.box = detection.world_mm, detection.box
+    return people
 
 
 def detection_input(detection, input_mode: str) -> np.ndarray:
@@ -94,10 +101,12 @@ def detection_input(detection, input_mode: str) -> np.ndarray:
     return mi.layout_model_input(detection.landmarks_px, sk.MEDIAPIPE, input_mode)
 
 
-def placed_detection(detection, joints2d: np.ndarray, joints3d: np.ndarray, intrinsics: np.ndarray) -> LiftedPerson:
+def placed_detection(detection, joints2d: np.ndarray, joints3d: np.ndarray, intrinsics: np.ndarray,
+                     person_id: int = 0) -> LiftedPerson:
     """MediaPipe's detection with the 3D a (temporal) model gave it, placed in camera space."""
     return LiftedPerson(detection.landmarks_px, joints2d, joints3d, intrinsics,
-                        camera.place_pelvis(joints2d, joints3d, intrinsics), world_mm=detection.world_mm)
+                        camera.place_pelvis(joints2d, joints3d, intrinsics), person_id, detection.world_mm,
+                        detection.box)
 
 
 

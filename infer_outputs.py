@@ -12,10 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import animation
 import camera
 import skeleton_utils as sk
-from atomic import remove_stale_temporaries, write_text
+from atomic import remove_stale_temporaries
 from infer_lifting import LiftedPerson
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -106,9 +105,19 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
+# With --bvh, each person's file: the input's STEM, then this (photos, videos, the camera and --keypoints alike).
+PERSON_BVH_ENDING = "_person{id}.bvh"
+
+
+def person_bvh_path(out_dir: Path, stem: str, person_id: int) -> Path:
+    return out_dir / f"{stem}{PERSON_BVH_ENDING.format(id=person_id)}"
+
+
 def media_outputs(stem: str, kind: str, out_dir: Path) -> OutputSet:
-    """What an image or video (or the camera) of this stem owns in out_dir."""
-    return OutputSet([*output_paths(stem, kind, out_dir).values(), out_dir / f"{stem}.bvh"], out_dir)
+    """What an image or video (or the camera) of this stem owns in out_dir: its files and its people's BVH
+    (and STEM.bvh, the name earlier versions gave a single person's)."""
+    return OutputSet([*output_paths(stem, kind, out_dir).values(), out_dir / f"{stem}.bvh"], out_dir,
+                     (f"{stem}{PERSON_BVH_ENDING.format(id='*')}",))
 
 
 def refuse_existing(outputs: list[tuple[str, OutputSet]], force: bool) -> None:
@@ -167,15 +176,25 @@ def to_json(obj) -> str:
 
 
 def to_readable_json(record: dict) -> str:
-    """JSON with a line per top-level key and per element of a top-level list of objects (one line per joint)."""
-    lines = []
-    for key, value in record.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = ",\n".join("  " + to_json(item) for item in value)
-            lines.append(f" {to_json(key)}: [\n{items}\n ]")
-        else:
-            lines.append(f" {to_json(key)}: {to_json(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    """JSON with a line per key of an object and per element of a list of objects, down to the objects that hold
+    no list of objects, which take a line each (a photo's record: a line per key, per person's key, per joint)."""
+    return _readable(record, 0) + "\n"
+
+
+def _holds_objects(value) -> bool:
+    """Whether a value is, or directly holds, a non-empty list of objects."""
+    values = value.values() if isinstance(value, dict) else [value]
+    return any(isinstance(v, list) and v and isinstance(v[0], dict) for v in values)
+
+
+def _readable(value, depth: int) -> str:
+    inner = " " * (depth + 1)
+    if isinstance(value, dict) and _holds_objects(value):
+        items = [f"{inner}{to_json(k)}: {_readable(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    if isinstance(value, list) and _holds_objects(value):
+        return "[\n" + ",\n".join(inner + _readable(v, depth + 1) for v in value) + "\n" + " " * depth + "]"
+    return to_json(value)
 
 
 def pose_record(person: LiftedPerson) -> dict:
@@ -186,6 +205,12 @@ def pose_record(person: LiftedPerson) -> dict:
     landmarks = [{"name": name, "pixel": pixel[m], "visibility": visibility[m], "world_mm": world_mm[m]}
                  for m, name in enumerate(sk.MEDIAPIPE_LANDMARKS)]
     return {**person.placement(), "joints": joints, "mediapipe_landmarks": landmarks}
+
+
+def people_records(people: list[LiftedPerson]) -> list[dict]:
+    """Everyone MediaPipe found in one image or frame, in one schema: id, box (pixels: x0, y0, x1, y1 around the
+    seen landmarks), the placement, the model's 28 joints and MediaPipe's 33 landmarks."""
+    return [{"id": person.id, "box": rounded(person.box, 1), **pose_record(person)} for person in people]
 
 
 def coco17_keypoints(landmarks_px: np.ndarray) -> np.ndarray:
@@ -207,13 +232,3 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise InputFailed(f"{path}: cannot read the image; the file is empty, corrupt or not a {path.suffix} image.")
     return image
-
-
-
-def write_bvh(track: animation.MotionTrack, path: Path, source) -> Path:
-    """The track as a BVH file; InputFailed when no frame had a person."""
-    text = track.bvh_text()
-    if text is None:
-        raise InputFailed(f"{source}: no person in any of its {len(track)} frames, so no {path.name} was written.")
-    write_text(path, text)
-    return path

@@ -18,7 +18,8 @@ folder that yields no person at all is refused.
 
 Tracking (PoseTracker): each frame's people are matched to the tracks of earlier frames by the
 Hungarian algorithm on the mean distance between their seen joints, in units of the pose's size,
-after moving each track on at its last speed. Its limits: there is no appearance model, so two people
+after moving each track on at its last speed (a detector that follows people itself, as infer.py's
+MediaPipe path does, passes its own labels as hints, which continue a track first). Its limits: there is no appearance model, so two people
 who overlap completely and change direction while hidden can swap ids; a person missed for more than
 TRACK_MAX_MISSED frames, or one who moves more than TRACK_GATE pose sizes between frames (a low frame
 rate, a fast jump), gets a new id; ids are never reused.
@@ -418,6 +419,7 @@ class _Track:
     joints: np.ndarray  # (J, 3) where the person was last seen
     velocity: np.ndarray  # (2,) pixels per frame of the pose as a whole
     missed: int = 0
+    hint: int | None = None  # the detector's own continuity label of the person last seen (see update)
 
     def predicted(self) -> np.ndarray:
         moved = self.joints.copy()
@@ -433,17 +435,31 @@ class PoseTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
 
-    def update(self, poses: list[np.ndarray]) -> list[int]:
-        """The track id of each (J, 3) pose (x, y, seen) of the next frame."""
+    def update(self, poses: list[np.ndarray], hints: list[int] | None = None) -> list[int]:
+        """The track id of each (J, 3) pose (x, y, seen) of the next frame.
+
+        hints: a detector's own label of each pose's person (people_finder's follower numbers each person it
+        follows from frame to frame): a pose whose hint is the one a track last had continues that track,
+        however far it moved; the others are matched as above.
+        """
         ids = [0] * len(poses)
+        hints = hints if hints is not None else [None] * len(poses)
+        matched = set()
+        for c, hint in enumerate(hints):
+            r = next((r for r, t in enumerate(self._tracks) if hint is not None and t.hint == hint), None)
+            if r is not None:
+                self._continue(self._tracks[r], poses[c], hint)
+                ids[c] = self._tracks[r].id
+                matched.add(r)
         cost = (pose_distances(np.stack([track.predicted() for track in self._tracks]), np.stack(poses))
                 if self._tracks and poses else np.zeros((0, 0)))
-        matched = set()
+        cost[list(matched), :] = np.inf
+        cost[:, [c for c in range(len(poses)) if ids[c]]] = np.inf
         if cost.size:
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
             for r, c in zip(rows, cols):
                 if cost[r, c] <= self.gate:
-                    self._continue(self._tracks[r], poses[c])
+                    self._continue(self._tracks[r], poses[c], hints[c])
                     ids[c] = self._tracks[r].id
                     matched.add(r)
         for r, track in enumerate(self._tracks):
@@ -451,16 +467,16 @@ class PoseTracker:
         self._tracks = [track for track in self._tracks if track.missed <= self.max_missed]
         for c, pose in enumerate(poses):
             if not ids[c]:
-                self._tracks.append(_Track(self._next_id, pose.copy(), np.zeros(2)))
+                self._tracks.append(_Track(self._next_id, pose.copy(), np.zeros(2), hint=hints[c]))
                 ids[c] = self._next_id
                 self._next_id += 1
         return ids
 
     @staticmethod
-    def _continue(track: _Track, pose: np.ndarray) -> None:
+    def _continue(track: _Track, pose: np.ndarray, hint: int | None) -> None:
         shared = (track.joints[:, 2] > 0) & (pose[:, 2] > 0)
-        shift = (pose[shared, :2] - track.joints[shared, :2]).mean(0) / (track.missed + 1)
-        track.velocity, track.joints, track.missed = shift, pose.copy(), 0
+        shift = (pose[shared, :2] - track.joints[shared, :2]).mean(0) / (track.missed + 1) if shared.any() else 0.0
+        track.velocity, track.joints, track.missed, track.hint = shift + np.zeros(2), pose.copy(), 0, hint
 
 
 def track_people(sequence: KeypointSequence) -> list[list[int]]:

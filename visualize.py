@@ -29,7 +29,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from atomic import atomic_path
 from skeleton_utils import (
-    COCO17_EDGES, COCO17_NAMES, JOINT_NAMES, MPIINF_EDGES, TEST17_EDGES, TEST17_NAMES, VISIBILITY_THRESHOLD,
+    COCO17_EDGES, COCO17_NAMES, JOINT_NAMES, MPIINF_EDGES, ROOT, TEST17_EDGES, TEST17_NAMES, VISIBILITY_THRESHOLD,
 )
 
 # Matplotlib colours by the person's side: left blue, right red, spine and head dark.
@@ -168,10 +168,11 @@ def draw_coco17(image: np.ndarray, keypoints: np.ndarray, min_visibility: float 
 
 
 def draw_people(image: np.ndarray, poses: list[np.ndarray], labels: list[str]) -> np.ndarray:
-    """A copy of a BGR image with several people's 28-joint (28, 3) skeletons, each labelled above its head."""
+    """A copy of a BGR image with several people's skeletons, each labelled above its head: 28 joints (28, 3),
+    or COCO-17 keypoints (17, 3)."""
     out = image
     for pose, label in zip(poses, labels):
-        out = draw_2d_pose_28(out, pose)
+        out = (draw_coco17 if len(pose) == len(COCO17_NAMES) else draw_2d_pose_28)(out, pose)
         scale = max(0.5, min(out.shape[:2]) / 700)
         thickness = max(1, round(2 * scale))
         (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
@@ -210,28 +211,31 @@ def _view_rotation() -> np.ndarray:
 VIEW_ROTATION = _view_rotation()
 
 
-def project_to_panel(points_mm: np.ndarray, size: int) -> np.ndarray:
-    """(N, 3) root-relative mm -> (N, 2) panel pixels, orthographic, the pelvis at the panel's centre."""
-    rotated = points_mm @ VIEW_ROTATION.T
-    return rotated[:, :2] * (size / PANEL_SPAN_MM) + size / 2
+def project_to_panel(points_mm: np.ndarray, size: int, centre_mm: np.ndarray | None = None,
+                     span_mm: float = PANEL_SPAN_MM) -> np.ndarray:
+    """(N, 3) camera-space mm -> (N, 2) panel pixels, orthographic, centre_mm (default: the origin, a
+    root-relative pose's pelvis) at the panel's centre, span_mm from top to bottom."""
+    rotated = (points_mm - (0.0 if centre_mm is None else centre_mm)) @ VIEW_ROTATION.T
+    return rotated[:, :2] * (size / span_mm) + size / 2
 
 
-def _floor_grid(floor_y: float) -> np.ndarray:
-    """(L, 2, 3) end points (mm) of a square grid on the floor plane y = floor_y, centred under the pelvis."""
-    t = np.arange(-FLOOR_HALF_MM, FLOOR_HALF_MM + 1, FLOOR_STEP_MM)
-    h = np.full_like(t, FLOOR_HALF_MM)
+def _floor_grid(floor_y: float, centre: np.ndarray, half: float) -> np.ndarray:
+    """(L, 2, 3) end points (mm) of a square grid on the floor plane y = floor_y, centred under centre."""
+    t = np.arange(-half, half + 1, FLOOR_STEP_MM)
+    h = np.full_like(t, half)
     xz = np.concatenate([np.stack([np.column_stack([t, -h]), np.column_stack([t, h])], axis=1),  # along z
                          np.stack([np.column_stack([-h, t]), np.column_stack([h, t])], axis=1)])  # along x
-    return np.stack([xz[..., 0], np.full(xz.shape[:2], floor_y), xz[..., 1]], axis=-1)
+    return np.stack([xz[..., 0] + centre[0], np.full(xz.shape[:2], floor_y), xz[..., 1] + centre[2]], axis=-1)
 
 
-def _panel_text(panel: np.ndarray, text: str, y: int) -> None:
-    """One line of text across the panel at height y (kept inside it), scaled to the panel's size."""
+def _panel_text(panel: np.ndarray, text: str, y: int, x: int = 8) -> None:
+    """One line of text at (x, y) (kept inside the panel), scaled to the panel's size."""
     size = panel.shape[0]
     scale, thickness = max(0.35, size / 1100), max(1, round(size / 600))
-    (_, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     y = min(max(y, height + 6), size - baseline - 6)
-    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thickness, cv2.LINE_AA)
+    x = min(max(x, 0), max(panel.shape[1] - width, 0))
+    cv2.putText(panel, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thickness, cv2.LINE_AA)
 
 
 @functools.lru_cache(maxsize=4)
@@ -240,37 +244,48 @@ def _blank_panel(size: int) -> np.ndarray:
     return np.full((size, size, 3), PANEL_BACKGROUND, dtype=np.uint8)
 
 
-def draw_3d_panel(panel: np.ndarray, joints3d: np.ndarray | None, visibility: np.ndarray | None = None) -> None:
-    """Draw the 3D pose, seen from above and to the side, into a square BGR image (or view) in place.
+def draw_3d_panel(panel: np.ndarray, poses3d: list[np.ndarray], visibilities: list[np.ndarray] | None = None,
+                  labels: list[str] | None = None) -> None:
+    """Draw people's 3D poses, seen from above and to the side, into a square BGR image (or view) in place.
 
-    joints3d: (28, 3) root-relative mm, or None for "no person found". Joints whose visibility is below
-    VISIBILITY_THRESHOLD are hollow, their bones dashed: their 3D is the model's guess.
+    poses3d: (28, 3) mm each, root-relative for one person, or placed in camera space (then the group's
+    middle is the panel's centre and the view widens to hold everyone); [] for "no person found". Joints
+    whose visibility is below VISIBILITY_THRESHOLD are hollow, their bones dashed: their 3D is the model's guess.
     """
     size = panel.shape[0]
     np.copyto(panel, _blank_panel(size))
-    if joints3d is None:
+    if not len(poses3d):
         _panel_text(panel, "no person found", size // 2)
         return
-    joints3d = _as_pose(joints3d, (3,), "draw_3d_panel joints3d (mm)", num_joints=len(JOINT_NAMES))
-    floor_y = float(joints3d[:, 1].max())  # y points down: the lowest joint stands on the floor
-    grid = np.round(project_to_panel(_floor_grid(floor_y).reshape(-1, 3), size)).astype(np.int32)
+    poses3d = [_as_pose(p, (3,), "draw_3d_panel joints3d (mm)", num_joints=len(JOINT_NAMES)) for p in poses3d]
+    pelvises = np.array([p[ROOT] for p in poses3d])
+    centre = (pelvises.min(0) + pelvises.max(0)) / 2
+    spread = float(np.ptp(pelvises[:, [0, 2]], axis=0).max()) if len(poses3d) > 1 else 0.0
+    span = max(PANEL_SPAN_MM, spread + PANEL_SPAN_MM / 2)
+    floor_y = max(float(p[:, 1].max()) for p in poses3d)  # y points down: the lowest joint stands on the floor
+    grid = _floor_grid(floor_y, centre, max(FLOOR_HALF_MM, spread / 2 + FLOOR_HALF_MM / 2))
+    grid = np.round(project_to_panel(grid.reshape(-1, 3), size, centre, span)).astype(np.int32)
     cv2.polylines(panel, list(grid.reshape(-1, 2, 2)), False, FLOOR_COLOR, 1, cv2.LINE_AA)
-    visibility = np.ones(len(joints3d)) if visibility is None else visibility
-    projected = np.column_stack([project_to_panel(joints3d, size), visibility])
-    _draw_skeleton_into(panel, projected, MPIINF_EDGES, JOINT_NAMES, VISIBILITY_THRESHOLD, None, None)
+    for k, pose in enumerate(poses3d):
+        visibility = np.ones(len(pose)) if visibilities is None else visibilities[k]
+        projected = np.column_stack([project_to_panel(pose, size, centre, span), visibility])
+        _draw_skeleton_into(panel, projected, MPIINF_EDGES, JOINT_NAMES, VISIBILITY_THRESHOLD, None, None)
+        if labels is not None and len(poses3d) > 1:
+            top = projected[np.argmin(projected[:, 1])]
+            _panel_text(panel, labels[k], int(top[1]) - 10, int(top[0]) - 20)
     _panel_text(panel, f"3D (view turned {PANEL_YAW_DEG:.0f} deg, floor grid {FLOOR_STEP_MM:.0f} mm)", 0)
     _panel_text(panel, "blue: left, red: right; hollow, dashed: unseen, guessed", size - 1)
 
 
-def render_3d_panel(joints3d: np.ndarray | None, visibility: np.ndarray | None, size: int) -> np.ndarray:
+def render_3d_panel(poses3d: list[np.ndarray], visibilities: list[np.ndarray] | None, size: int) -> np.ndarray:
     """A new size x size BGR image of the live 3D view (see draw_3d_panel)."""
     panel = np.empty((size, size, 3), dtype=np.uint8)
-    draw_3d_panel(panel, joints3d, visibility)
+    draw_3d_panel(panel, poses3d, visibilities)
     return panel
 
 
 class FrameAnnotator:
-    """Annotated video frames: the frame with its COCO-17 overlay, beside a square 3D view as high.
+    """Annotated video frames: the frame with everyone's COCO-17 overlay and id, beside a square 3D view as high.
 
     Each frame is drawn into the next of `ring` preallocated canvases, so nothing is allocated or
     copied twice per frame; a canvas is reused `ring` frames later, so ring must exceed the number
@@ -290,18 +305,21 @@ class FrameAnnotator:
         self._next = (self._next + 1) % self._ring
         return canvas
 
-    def annotate(self, frame: np.ndarray, coco17: np.ndarray | None = None, joints3d: np.ndarray | None = None,
-                 visibility: np.ndarray | None = None) -> np.ndarray:
-        """frame (H, W, 3) BGR; coco17 (17, 3) pixels + visibility and joints3d (28, 3) mm, or None for no person."""
+    def annotate(self, frame: np.ndarray, coco17: list[np.ndarray] = (), poses3d: list[np.ndarray] = (),
+                 visibilities: list[np.ndarray] | None = None, labels: list[str] | None = None) -> np.ndarray:
+        """frame (H, W, 3) BGR; for each person, (17, 3) pixels + visibility and (28, 3) mm (see draw_3d_panel),
+        each labelled (when there are several) above their head; no people: "no person found"."""
         _check_image(frame)
         height, width = frame.shape[:2]
         canvas = self._canvas(height, width)
         image, panel = canvas[:, :width], canvas[:, width:]
         image[:] = frame
-        if coco17 is not None:
-            keypoints = _as_pose(coco17, (2, 3), "annotate coco17 keypoints", num_joints=len(COCO17_NAMES))
+        for k, keypoints in enumerate(coco17):
+            keypoints = _as_pose(keypoints, (2, 3), "annotate coco17 keypoints", num_joints=len(COCO17_NAMES))
             _draw_skeleton_into(image, keypoints, COCO17_EDGES, COCO17_NAMES, VISIBILITY_THRESHOLD, None, None)
-        draw_3d_panel(panel, joints3d, visibility)
+            if labels is not None and len(coco17) > 1:
+                _panel_text(image, labels[k], int(keypoints[:, 1].min()) - 10, int(keypoints[:, 0].mean()) - 20)
+        draw_3d_panel(panel, list(poses3d), visibilities, labels)
         return canvas
 
 
@@ -444,15 +462,32 @@ def plot_2d(pose2d: np.ndarray, ax=None, title: str | None = None, color=None, j
     return ax
 
 
-def figure_2d_in_3d_and_3d(pose2d: np.ndarray, pose3d: np.ndarray, title: str | None = None):
-    """The figure infer.py saves: the 2D input flat at depth 0 (left) beside the upright 3D pose (right)."""
+def figure_2d_in_3d_and_3d(poses2d: list[np.ndarray], poses3d: list[np.ndarray], labels: list[str] | None = None,
+                           title: str | None = None):
+    """The figure infer.py saves for a photo: everyone's 2D input flat at depth 0 (left) beside their upright
+    3D poses (right), each person labelled above their head when labels are given.
+
+    poses3d in camera space, placed where each person stands, so that a group keeps its layout.
+    """
     fig = plt.figure(figsize=(12, 6.2))
-    plot_3d(pose2d, ax=_add_3d_axes(fig, 1, 2, 1), mode="flat", title="2D input, drawn flat at depth 0 (2D-in-3D)")
-    plot_3d(pose3d, ax=_add_3d_axes(fig, 1, 2, 2), mode="upright", title="3D pose, camera space (mm)")
+    flat, upright = _add_3d_axes(fig, 1, 2, 1), _add_3d_axes(fig, 1, 2, 2)
+    for k, (pose2d, pose3d) in enumerate(zip(poses2d, poses3d)):
+        plot_3d(pose2d, ax=flat, mode="flat", title="2D input, drawn flat at depth 0 (2D-in-3D)")
+        plot_3d(pose3d, ax=upright, mode="upright", title="3D pose, camera space (mm)")
+        if labels is not None:
+            _label_above(flat, _camera_to_plot(np.column_stack([np.asarray(pose2d)[:, :2], np.zeros(len(pose2d))])),
+                         labels[k])
+            _label_above(upright, _camera_to_plot(np.asarray(pose3d)), labels[k])
     if title is not None:
         fig.suptitle(title, fontsize=13)
     fig.tight_layout(rect=(0, 0, 1, 0.95 if title is not None else 1))  # room for the title
     return fig
+
+
+def _label_above(ax, points: np.ndarray, label: str) -> None:
+    """A person's label just above their highest plotted point (plot space: Z up)."""
+    top = points[np.argmax(points[:, 2])]
+    ax.text(top[0], top[1], top[2] + 0.08 * np.ptp(points[:, 2]), label, fontsize=9, ha="center")
 
 
 def figure_people_3d(poses3d: list[np.ndarray], titles: list[str], title: str | None = None):

@@ -92,6 +92,8 @@ def test_video_run_compares_the_pipeline_with_mediapipe_alone(tmp_path):
     for line in ("MediaPipe alone (decode + Pose", "infer.py pipeline", "busy ms per frame", "pipeline / MediaPipe alone"):
         assert line in result.stdout
     video = json.loads((tmp_path / "v.json").read_text())["video"]
+    assert [run["people"] for run in video["runs"]] == [1]
+    video.update(video["runs"][0])
     assert video["mediapipe_alone"]["frames"] == video["pipeline"]["frames"] == 20
     assert set(video["pipeline"]["stage_ms"]) == {"read", "detection", "lifting", "drawing", "writing"}
     figures = [video["ratio"], video["mediapipe_alone"]["fps"], video["pipeline"]["fps"], *video["pipeline"]["stage_ms"].values()]

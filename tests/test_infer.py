@@ -78,9 +78,13 @@ def test_photo_writes_overlay_figure_and_json(photo_run):
 
 
 def test_photo_json_describes_both_lifters(photo_run, weights):
-    record = json.loads((photo_run[1] / "grace_hopper_pose.json").read_text())
-    assert record["image"] == {"path": str(GRACE_HOPPER.resolve()), "width": 512, "height": 600}
-    assert record["weights"] == str(Path(weights).resolve())
+    image_record = json.loads((photo_run[1] / "grace_hopper_pose.json").read_text())
+    assert image_record["image"] == {"path": str(GRACE_HOPPER.resolve()), "width": 512, "height": 600}
+    assert image_record["weights"] == str(Path(weights).resolve())
+    assert [p["id"] for p in image_record["people"]] == [1]  # the portrait holds one person
+    record = image_record["people"][0]
+    x0, y0, x1, y1 = record["box"]
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 600 and (x1 - x0) * (y1 - y0) > 0.2 * 512 * 600
     assert [j["name"] for j in record["joints"]] == list(sk.JOINT_NAMES)
     assert [m["name"] for m in record["mediapipe_landmarks"]] == list(sk.MEDIAPIPE_LANDMARKS)
     landmarks = np.array([m["pixel"] + [m["visibility"]] for m in record["mediapipe_landmarks"]])
@@ -97,7 +101,7 @@ def test_photo_json_describes_both_lifters(photo_run, weights):
 
 
 def test_photo_pose_is_finite_with_plausible_bones(photo_run):
-    record = json.loads((photo_run[1] / "grace_hopper_pose.json").read_text())
+    record = json.loads((photo_run[1] / "grace_hopper_pose.json").read_text())["people"][0]
     pose = np.array([j["mm"] for j in record["joints"]])
     assert np.isfinite(pose).all()
     assert np.allclose(pose[sk.ROOT], 0)
@@ -221,15 +225,15 @@ def test_video_writes_annotated_video_and_one_json_line_per_frame(weights, clip,
     lines = (tmp_path / "clip_joints.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["frame"] for r in records] == list(range(10))
-    assert [r["person"] for r in records] == [i not in (4, 5) for i in range(10)]
+    assert [bool(r["people"]) for r in records] == [i not in (4, 5) for i in range(10)]
     assert records[1]["time_s"] == pytest.approx(0.1)
-    pose = np.array([j["mm"] for j in records[9]["joints"]])
+    pose = np.array([j["mm"] for j in records[9]["people"][0]["joints"]])
     assert pose.shape == (28, 3) and np.isfinite(pose).all()
     video = cv2.VideoCapture(str(tmp_path / "clip_annotated.mp4"))
     assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 10
     ok, frame = video.read()
     assert ok and frame.shape == (600, 512 + 600, 3)  # the frame, then a square 3D panel as high
-    assert "a person in 8 of 10 frames" in proc.stdout
+    assert "people in 8 of 10 frames" in proc.stdout
     for stage in ("fps", "detection", "lifting", "drawing"):
         assert stage in proc.stdout
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left
@@ -246,7 +250,7 @@ def keep_torch_threads():
 def test_max_frames_stops_the_video_early(weights, clip, tmp_path, keep_torch_threads, capsys):
     assert infer.main([str(clip), "--weights", str(weights), "--out", str(tmp_path), "--max-frames", "3"]) == 0
     assert len((tmp_path / "clip_joints.jsonl").read_text().splitlines()) == 3
-    assert "a person in 3 of 3 frames" in capsys.readouterr().out
+    assert "people in 3 of 3 frames" in capsys.readouterr().out
 
 
 def _interrupt_at_frame(stage: str, n: int):
@@ -381,7 +385,7 @@ def test_3d_panel_shows_the_pose_upright_and_centred():
     panel_points = visualize.project_to_panel(pose3d, size)
     assert np.allclose(panel_points[sk.ROOT], size / 2)
     assert panel_points[sk.J["head"], 1] < size / 2 < panel_points[sk.J["left_ankle"], 1]
-    panel = visualize.render_3d_panel(pose3d, np.ones(28), size)
+    panel = visualize.render_3d_panel([pose3d], [np.ones(28)], size)
     assert panel.shape == (size, size, 3)
     assert (panel != visualize.PANEL_BACKGROUND).any(axis=2).mean() > 0.01
 
@@ -447,18 +451,19 @@ def test_a_video_is_lifted_offline_by_the_temporal_model_exactly_as_its_frames_i
     assert f"videos: the temporal model {temporal_weights}" in proc.stderr
     records = [json.loads(line) for line in (tmp_path / "clip_joints.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(10))  # the frames held for their windows all came out
-    assert [r["person"] for r in records] == [i not in (4, 5) for i in range(10)]
+    assert [bool(r["people"]) for r in records] == [i not in (4, 5) for i in range(10)]
     assert cv2.VideoCapture(str(tmp_path / "clip_annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 10
-    assert (tmp_path / "clip.bvh").is_file()
+    assert (tmp_path / "clip_person1.bvh").is_file()
     # The streamed, delayed lifting gives what the whole sequence lifted at once gives (10 fps, gaps at 4 and 5).
-    found = np.array([r["person"] for r in records])
+    found = np.array([bool(r["people"]) for r in records])
     joints2d = np.zeros((10, 28, 3))
     for k, r in enumerate(records):
-        if r["person"]:
-            joints2d[k] = [j["pixel"] + [j["visibility"]] for j in r["joints"]]
+        if r["people"]:
+            joints2d[k] = [j["pixel"] + [j["visibility"]] for j in r["people"][0]["joints"]]
     temporal, _ = ckpt.load_sequence_lifter(str(temporal_weights))
     expected = infer_lifting.lift_sequence(temporal, joints2d, found, fps=10.0)
-    got = np.array([[j["mm"] for j in r["joints"]] if r["person"] else np.zeros((28, 3)) for r in records])
+    assert {p["id"] for r in records for p in r["people"]} == {1}  # one person, followed across the gap
+    got = np.array([[j["mm"] for j in r["people"][0]["joints"]] if r["people"] else np.zeros((28, 3)) for r in records])
     assert np.abs(got - expected)[found].max() < 1.0  # the records round pixels to 0.01 and mm to 0.1
     per_frame = run_infer(clip, "--weights", weights, "--per-frame", "--out", tmp_path / "pf", cwd=tmp_path)
     assert per_frame.returncode == 0 and "videos: lifted frame by frame" in per_frame.stderr
@@ -472,7 +477,7 @@ def test_a_camera_is_lifted_causally_by_the_temporal_model_without_delay(weights
     options = infer_video.StreamOptions(max_frames=6, smooth=None, show=False, temporal=temporal)
     infer_video.process_stream(0, "camera0", tmp_path, lifter, options)
     records = [json.loads(line) for line in (tmp_path / "camera0_joints.jsonl").read_text().splitlines()]
-    assert len(records) == 6 and records[0]["person"]  # the first frame's 3D came at once, from itself alone
+    assert len(records) == 6 and records[0]["people"]  # the first frame's 3D came at once, from itself alone
 
 
 def mediapipe_keypoints(pose28: np.ndarray) -> np.ndarray:

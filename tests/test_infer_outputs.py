@@ -49,7 +49,7 @@ def test_a_video_without_anyone_removes_an_older_bvh_with_force(tmp_path, keep_t
     black = write_video(tmp_path / "black.mp4", [np.zeros((120, 160, 3), np.uint8)] * 4)
     assert infer.main([str(black), "--out", str(out), "--bvh", "--force"]) == 1
     printed = capsys.readouterr()
-    assert "no person in any of its 4 frames, so no black.bvh was written" in printed.err
+    assert "no person in any of its 4 frames, so no black_person<ID>.bvh was written" in printed.err
     assert "keep the last pose" not in printed.out  # there is no pose to keep
     assert sorted(p.name for p in out.iterdir()) == ["black_annotated.mp4", "black_joints.jsonl", "black_view.html"]
 

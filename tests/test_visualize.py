@@ -215,7 +215,7 @@ def test_plot_2d_inverts_v_with_equal_aspect():
 
 
 def test_figure_2d_in_3d_and_3d_saves_a_png(tmp_path):
-    fig = visualize.figure_2d_in_3d_and_3d(project(standing_pose()), standing_pose(), title="frame 0")
+    fig = visualize.figure_2d_in_3d_and_3d([project(standing_pose())], [standing_pose()], title="frame 0")
     left, right = fig.axes[:2]
     assert np.all(plotted_points(left)[:, 1] == 0)
     path = visualize.save_figure(fig, tmp_path / "out" / "figure.png")
