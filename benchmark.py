@@ -465,10 +465,12 @@ def mediapipe_alone(clip: str) -> dict:
     return {"frames": frames, "fps": frames / seconds, "process_cores": cpu.process_cores, "core_busy": cpu.core_busy}
 
 
-def whole_pipeline(clip: str, lifter: Lifter, temporal: export_model.TracedSequenceLifter | None) -> dict:
-    """infer.py on the clip: annotated video and JSON lines written, in a temporary folder."""
+def whole_pipeline(clip: str, lifter: Lifter, temporal: export_model.TracedSequenceLifter | None,
+                   max_people: int | None = None) -> dict:
+    """infer.py on the clip (with --max-people): annotated video and JSON lines written, in a temporary folder."""
     stats = pipeline.PipelineStats()
-    options = infer_video.StreamOptions(max_frames=None, smooth=None, show=False, temporal=temporal)
+    options = infer_video.StreamOptions(max_frames=None, smooth=None, show=False, temporal=temporal,
+                                        max_people=max_people)
     with tempfile.TemporaryDirectory() as folder, CpuMeter() as cpu:
         infer_video.process_stream(Path(clip), "clip", Path(folder), lifter, options, stats=stats)
     return {"frames": stats.frames, "fps": stats.frames / stats.wall_seconds, "process_cores": cpu.process_cores,
@@ -497,7 +499,7 @@ def causal_latency(clip: str, temporal: export_model.TracedSequenceLifter, input
 
 
 def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weights: str | None = None,
-                    people: tuple[int, ...] = (1,)) -> dict:
+                    people: tuple[int, ...] = (1,), max_people: int | None = None) -> dict:
     """For the clip (default: one made here for each number of people): MediaPipe alone (one person), then
     infer.py's pipeline (everyone, with the temporal model when given), on the same clip in the same run (the
     ratio is what counts); and on the first clip a camera's causal latency."""
@@ -513,7 +515,7 @@ def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weight
             if not alone["frames"]:
                 raise SystemExit(f"error: --video {path}: no frame could be read (empty, corrupt, or a codec OpenCV lacks).")
             try:
-                whole = whole_pipeline(path, fast, temporal)
+                whole = whole_pipeline(path, fast, temporal, max_people)
             except InputFailed as err:
                 raise SystemExit(f"error: --video {err}") from None
             runs.append({"people": count, "clip": clip or f"{frames} frames {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} of {count} "
@@ -521,7 +523,8 @@ def benchmark_video(clip: str | None, weights: str, quick: bool, temporal_weight
                          "pipeline": whole, "ratio": whole["fps"] / alone["fps"]})
             if len(runs) == 1 and temporal is not None:
                 latency = causal_latency(path, temporal, checkpoint["input_mode"])
-    return {"temporal": temporal_weights, "runs": runs, "causal_latency": latency if temporal is not None else None}
+    return {"temporal": temporal_weights, "max_people": max_people, "runs": runs,
+            "causal_latency": latency if temporal is not None else None}
 
 
 def _cores(run: dict) -> str:
@@ -532,6 +535,7 @@ def _cores(run: dict) -> str:
 def video_report(results: dict) -> str:
     video = results["video"]
     lines = [describe_machine(results["machine"])]
+    who = "everyone" if video.get("max_people") is None else f"at most {video['max_people']}"
     for run in video["runs"]:
         alone, whole = run["mediapipe_alone"], run["pipeline"]
         stages = ", ".join(f"{name} {ms:.1f}" for name, ms in whole["stage_ms"].items())
@@ -539,7 +543,7 @@ def video_report(results: dict) -> str:
             f"Video: {run['clip']}",
             f"  MediaPipe alone (decode + Pose of one person, model_complexity={MEDIAPIPE_MODEL_COMPLEXITY}, "
             f"tracking): {alone['fps']:.1f} fps; {_cores(alone)}",
-            f"  infer.py pipeline (everyone found and followed, lifted{' by the temporal model, offline' if video['temporal'] else ', frame by frame'}, "
+            f"  infer.py pipeline ({who} found and followed, lifted{' by the temporal model, offline' if video['temporal'] else ', frame by frame'}, "
             f"drawn, video and JSON lines written): {whole['fps']:.1f} fps; {_cores(whole)}",
             f"    busy ms per frame on each stage's thread (the stages overlap): {stages}",
             f"  pipeline / MediaPipe alone: {_percent(run['ratio'])}"]
@@ -691,6 +695,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{VIDEO_FRAMES}-frame {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} clip made here for each --people), "
                              "with the first --weights (default: see infer.py --help; a temporal one, the bundled "
                              "video model by default, also gives a camera's causal latency)")
+    parser.add_argument("--max-people", type=int, metavar="N", help="with --video: the pipeline as infer.py "
+                        "--max-people N runs it (default: everyone found)")
     parser.add_argument("--people", type=int, nargs="+", default=[1], metavar="N",
                         help="with --video and no CLIP: clips of this many people walking, one run each (default: 1)")
     dl.add_source_arguments(parser.add_argument_group(
@@ -715,7 +721,8 @@ def main(argv: list[str] | None = None) -> None:
         weights = args.weights[0] if args.weights else default_weights()
         temporal = (weights if is_temporal(read_checkpoint(weights)) else None) if args.weights else default_video_weights()
         results = {"machine": machine_info([torch.device("cpu")]),
-                   "video": benchmark_video(args.video or None, weights, args.quick, temporal, tuple(args.people))}
+                   "video": benchmark_video(args.video or None, weights, args.quick, temporal, tuple(args.people),
+                                            args.max_people)}
         print(video_report(results))
     else:
         results = run_benchmark(devices_to_benchmark(args.device), args.quick, args.weights)

@@ -21,8 +21,9 @@ How (photos):
      tracking does from frame to frame): a proposal from a tile that saw half a person settles on the
      whole person. A proposal counts when the detector's score times the landmark model's pose-presence
      score reaches MIN_CONFIDENCE.
-  4. duplicates: a person whose landmarks lie on another's (median distance of the landmarks both see
-     under a tenth of their height), or whose box lies inside a person's more than twice their size, is dropped.
+  4. duplicates: a person whose face is another's (noses within half a face width), whose landmarks lie on
+     another's (median distance of the landmarks both see under a tenth of their height), or whose box lies
+     inside the body of a person more than twice their size (body_region: a hat, a flag behind them), is dropped.
 Videos: PeopleFollower finds people on the first frame and again every RESCAN_S seconds (and searches
 the whole frame, the people followed masked out, while someone is missing), and in between follows
 each one from their previous landmarks, each through a landmark graph of their own with the
@@ -54,6 +55,7 @@ PROPOSAL_OVERLAP = 0.5  # ROIs overlapping more (intersection over union) are on
 ROI_SCALE = 1.25  # MediaPipe's: the ROI is the body's circle enlarged by this
 UPPER_BODY_TIGHT = 0.6
 REFINE_STEPS = 2
+VIDEO_REFINE_STEPS = 1  # for a person found in a video: the next frames, following them, refine it further
 # A person found counts when the detector's score of their proposal times the landmark model's presence score
 # reaches this: on ../shared/people the two false people (a sign, a cake stand) scored 0.12 and 0.32, the
 # least sure of the people labelled 0.38.
@@ -65,7 +67,7 @@ PART_OF = 0.8  # a box this much inside a box over twice its area is a part of t
 # A video's people are found again this often (seconds) and followed in between: a new person appears
 # within this time. A search of the whole image and its tiles costs about as much as ten frames of following
 # one person (benchmark.py --video measures what it does to the frame rate).
-RESCAN_S = 2.0
+RESCAN_S = 3.0
 MASK_MARGIN = 0.25  # a person masked out (for the search, for following another): see body_region
 LOST_SEARCH_S = 0.6  # how long after someone was lost the whole frame is searched on every frame
 VELOCITY_SMOOTHING = 0.3  # the weight of the newest step in a person's speed
@@ -166,7 +168,8 @@ node { calculator: "SplitLandmarkListCalculator" input_stream: "all_world_landma
 """
 
 # PoseLandmarkFiltering's filters (visibility low-pass, One-Euro on the coordinates; the auxiliary landmarks,
-# which place the next ROI, smoothed harder), on the outputs of LANDMARK_GRAPH.
+# which place the next ROI, smoothed harder), on the outputs of LANDMARK_GRAPH. The metric world landmarks
+# are left as they come: the lifting does not use them, and filtering them costs 1.7 ms a frame.
 SMOOTHING_NODES = """
 node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE:image" output_stream: "SIZE:image_size" }
 node { calculator: "VisibilitySmoothingCalculator" input_stream: "NORM_LANDMARKS:unfiltered_landmarks"
@@ -183,13 +186,6 @@ node { calculator: "LandmarksSmoothingCalculator" input_stream: "NORM_LANDMARKS:
   input_stream: "IMAGE_SIZE:image_size" output_stream: "NORM_FILTERED_LANDMARKS:auxiliary_landmarks"
   options { [mediapipe.LandmarksSmoothingCalculatorOptions.ext] {
     one_euro_filter { min_cutoff: 0.01 beta: 1.0 derivate_cutoff: 1.0 } } } }
-node { calculator: "VisibilitySmoothingCalculator" input_stream: "LANDMARKS:unfiltered_world"
-  output_stream: "FILTERED_LANDMARKS:world_visibility_filtered"
-  options { [mediapipe.VisibilitySmoothingCalculatorOptions.ext] { low_pass_filter { alpha: 0.1 } } } }
-node { calculator: "LandmarksSmoothingCalculator" input_stream: "LANDMARKS:world_visibility_filtered"
-  output_stream: "FILTERED_LANDMARKS:world_landmarks"
-  options { [mediapipe.LandmarksSmoothingCalculatorOptions.ext] {
-    one_euro_filter { min_cutoff: 0.1 beta: 40.0 derivate_cutoff: 1.0 disable_value_scaling: true } } } }
 """
 
 
@@ -217,6 +213,7 @@ class Roi:
     # UPPER_BODY_TIGHT of its size (a half-body portrait among others: the wider ROIs hold the others too).
     fallbacks: tuple[Roi, ...] = ()
     score: float = 1.0  # the detector's confidence in the proposal
+    shoulders: np.ndarray | None = None  # a proposal's mid-shoulder point, pixels
 
     def scaled(self, factor: float) -> Roi:
         return Roi(self.x, self.y, self.size * factor, self.rotation)
@@ -277,8 +274,8 @@ class LandmarkGraph:
     """MediaPipe's landmark model on one ROI of an image at a time; with smooth, a followed person's own filters."""
 
     def __init__(self, smooth: bool, complexity: int = 1):
-        names = ({"landmarks": "unfiltered_landmarks", "auxiliary": "unfiltered_auxiliary", "world": "unfiltered_world"}
-                 if smooth else {"landmarks": "landmarks", "auxiliary": "auxiliary_landmarks", "world": "world_landmarks"})
+        names = {"landmarks": "unfiltered_landmarks" if smooth else "landmarks", "world": "world_landmarks",
+                 "auxiliary": "unfiltered_auxiliary" if smooth else "auxiliary_landmarks"}
         self._graph = _graph(LANDMARK_GRAPH % {"complexity": complexity, **names} + (SMOOTHING_NODES if smooth else ""))
         self._warm_up()
 
@@ -340,7 +337,7 @@ def same_person(a: Detection, b: Detection) -> bool:
     if np.median(gaps) < SAME_PERSON * height:
         return True
     small, large = sorted((a.box, b.box), key=box_area)
-    return box_inside(small, large) > PART_OF and box_area(small) < 0.5 * box_area(large)
+    return box_inside(small, body_region(large)) > PART_OF and box_area(small) < 0.5 * box_area(large)
 
 
 def face_width(landmarks_px: np.ndarray) -> float:
@@ -381,6 +378,7 @@ class PeopleFinder:
                           for k in detection.location_data.relative_keypoints]
                 roi, upper = Roi.from_points(points[0], points[1]), Roi.from_points(points[2], points[3])
                 roi.fallbacks, roi.score = (upper, upper.scaled(UPPER_BODY_TIGHT)), float(detection.score[0])
+                roi.shoulders = points[2]
                 found.append(roi)
         kept: list[Roi] = []
         for roi in sorted(found, key=lambda r: -r.score):
@@ -388,13 +386,13 @@ class PeopleFinder:
                 kept.append(roi)
         return kept
 
-    def person_at(self, rgb: np.ndarray, roi: Roi) -> Landmarks | None:
+    def person_at(self, rgb: np.ndarray, roi: Roi, refine_steps: int = REFINE_STEPS) -> Landmarks | None:
         """The person a proposal points at (in its whole-body ROI, else in its fallbacks), the ROI settled on
         them by up to REFINE_STEPS more passes (a pass that loses them keeps the one before)."""
         result = self._landmarks.run(rgb, roi)
         for fallback in roi.fallbacks:
             result = result or self._landmarks.run(rgb, fallback)
-        for _ in range(REFINE_STEPS if result is not None else 0):
+        for _ in range(refine_steps if result is not None else 0):
             result = self._landmarks.run(rgb, result.next_roi) or result
         return result
 
@@ -403,10 +401,11 @@ class PeopleFinder:
         people, _ = self.find_with_rois(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
         return people[:max_people]
 
-    def find_with_rois(self, rgb: np.ndarray, rois: list[Roi] | None = None) -> tuple[list[Detection], list[Roi]]:
+    def find_with_rois(self, rgb: np.ndarray, rois: list[Roi] | None = None,
+                       refine_steps: int = REFINE_STEPS) -> tuple[list[Detection], list[Roi]]:
         """Everyone in an RGB image (or at the given proposals), largest first, and the ROI each one's next pass
         would use (for following them)."""
-        found = [(self.person_at(rgb, roi), roi) for roi in (self.proposals(rgb) if rois is None else rois)]
+        found = [(self.person_at(rgb, roi, refine_steps), roi) for roi in (self.proposals(rgb) if rois is None else rois)]
         found = [f for f, roi in found if f is not None and f.presence * roi.score >= MIN_CONFIDENCE
                  and not f.collapsed]
         people = distinct_people([f.detection for f in found])
@@ -446,6 +445,15 @@ class _Followed:
             self.box, self.frame = box, frame
 
 
+@dataclass
+class _Lost:
+    number: int
+    box: np.ndarray  # where they were last seen whole
+    velocity: np.ndarray
+    seen_at: int  # the frame of that
+    lost_at: int
+
+
 class PeopleFollower:
     """Everyone in a video's frames, in order: found on the first frame and every RESCAN_S seconds, followed in
     between from each one's previous landmarks (MediaPipe's tracking, per person).
@@ -463,10 +471,8 @@ class PeopleFollower:
         self._followed: list[_Followed] = []
         self._spare: list[LandmarkGraph] = []  # graphs of people lost, reset, for the next ones found
         self._frame = 0
-        self._lost_at = -self.search_frames - 1
         self._numbers = 0  # people followed so far
-        self._lost: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # people lost lately: (number, last box,
-        # velocity, frame)
+        self._lost: list[_Lost] = []  # people lost lately
 
     def follow(self, frame_bgr: np.ndarray) -> list[Detection]:
         """The people of the next frame, largest first."""
@@ -481,8 +487,7 @@ class PeopleFollower:
                                                keep=body_region(followed.box)), followed.roi)
             if result is None or any(same_person(result.detection, other) for other in people):
                 self._release(followed.graph)  # lost, or now on someone followed already
-                self._lost_at = self._frame
-                self._lost.append((followed.number, followed.box, followed.velocity, followed.frame))
+                self._lost.append(_Lost(followed.number, followed.box, followed.velocity, followed.frame, self._frame))
                 continue
             followed.seen(result, self._frame)
             result.detection.followed = followed.number
@@ -491,7 +496,7 @@ class PeopleFollower:
         self._followed = kept
         if self._frame % self.rescan_frames == 0:
             people += self._new_people(rgb, people, tiles(rgb.shape[1], rgb.shape[0], self._finder.grids))
-        elif not people or self._frame - self._lost_at <= self.search_frames:
+        elif not people or self._recently_lost():
             people += self._new_people(masked(rgb, [body_region(p.box) for p in people], 0.0), people,
                                        [(0, 0, rgb.shape[1], rgb.shape[0])], rgb)
         self._frame += 1
@@ -506,9 +511,12 @@ class PeopleFollower:
         if self.max_people is not None and len(people) >= self.max_people:
             return []
         rgb = searched if rgb is None else rgb
+        # Proposals of someone followed already are not fitted again: their ROIs overlap, or the proposal's
+        # shoulders lie on the person's body (the detector finds people in parts of people, a face, a hat).
         rois = [roi for roi in self._finder.proposals(searched, regions)
-                if all(box_overlap(roi.corners(), p.box) < PROPOSAL_OVERLAP for p in people)]
-        found, next_rois = self._finder.find_with_rois(rgb, rois)
+                if all(box_overlap(roi.corners(), f.roi.corners()) < PROPOSAL_OVERLAP for f in self._followed)
+                and not any(_inside(roi.shoulders, body_region(f.box)) for f in self._followed if f.box is not None)]
+        found, next_rois = self._finder.find_with_rois(rgb, rois, VIDEO_REFINE_STEPS)
         new = []
         for person, roi in zip(found, next_rois):
             if any(same_person(person, other) for other in people + new):
@@ -520,20 +528,24 @@ class PeopleFollower:
                 self._numbers += 1
                 followed = _Followed(self._graph(), roi, self._numbers, person.box, self._frame)
             else:  # where they were last seen whole, and their speed, go on
-                followed = _Followed(self._graph(), roi, lost[0], lost[1], lost[3], lost[2])
+                followed = _Followed(self._graph(), roi, lost.number, lost.box, lost.seen_at, lost.velocity)
             person.followed = followed.number
             self._followed.append(followed)
             new.append(person)
         return new
 
-    def _lost_one_at(self, person: Detection) -> tuple[int, np.ndarray, np.ndarray, int] | None:
+    def _recently_lost(self) -> bool:
+        """Whether someone lost within LOST_SEARCH_S is still missing (those lost longer ago are forgotten)."""
+        self._lost = [lost for lost in self._lost if self._frame - lost.lost_at <= self.search_frames]
+        return bool(self._lost)
+
+    def _lost_one_at(self, person: Detection) -> _Lost | None:
         """The one lost lately (the nearest such) where this person is found, or None: a person found where
         someone was lost is them, and keeps their number."""
-        self._lost = [lost for lost in self._lost if self._frame - lost[3] <= 2 * self.search_frames]
         centre = _centre(person.box)
         near = []
-        for k, (_, box, velocity, frame) in enumerate(self._lost):
-            expected = box + np.tile(velocity * (self._frame - frame), 2)  # moved on at their last speed
+        for k, lost in enumerate(self._lost):
+            expected = lost.box + np.tile(lost.velocity * (self._frame - lost.seen_at), 2)  # on at their last speed
             reach = RELINK_MARGIN * (expected[2:] - expected[:2])
             if np.all(centre >= expected[:2] - reach) and np.all(centre <= expected[2:] + reach):
                 near.append((float(np.linalg.norm(centre - _centre(expected))), k))
@@ -564,12 +576,16 @@ def masked(rgb: np.ndarray, boxes: list[np.ndarray], margin: float = 0.1, keep: 
     if not boxes:
         return rgb
     out = rgb.copy()
-    fill = rgb.reshape(-1, 3).mean(0).astype(np.uint8)
+    fill = rgb[::16, ::16].reshape(-1, 3).mean(0).astype(np.uint8)  # the mean of every pixel costs 12 ms a frame
     for box in boxes:
         out[_region(box, margin, rgb.shape)] = fill
     if keep is not None:
         out[_region(keep, margin, rgb.shape)] = rgb[_region(keep, margin, rgb.shape)]
     return out
+
+
+def _inside(point: np.ndarray, box: np.ndarray) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
 def _centre(box: np.ndarray) -> np.ndarray:
