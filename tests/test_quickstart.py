@@ -85,7 +85,8 @@ def test_quick_start_lifts_the_bundled_photo(tmp_path):
         assert name in proc.stdout  # the user is told where the outputs are
     record = json.loads((tmp_path / "grace_hopper_pose.json").read_text())
     assert Path(record["weights"]).resolve() == Path(ckpt.BUNDLED_WEIGHTS).resolve()
-    pose3d = np.array([joint["mm"] for joint in record["joints"]])
+    assert len(record["people"]) == 1  # the portrait holds one person
+    pose3d = np.array([joint["mm"] for joint in record["people"][0]["joints"]])
     assert pose3d.shape == (28, 3) and np.isfinite(pose3d).all()
     bones = sk.bone_lengths(pose3d)
     assert 5 < bones.min() and bones.max() < 650  # no collapsed bone, none longer than an adult's thigh
