@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, nargs="+", metavar="FILE",
                    help="sequences in the data contract with fps: mocap.py --sequences, motion.py; "
                         "several files are combined, each holding out its own validation clips")
+    p.add_argument("--init", metavar="FILE", help="start from this temporal model (its per-frame model, config and "
+                   "weights) instead of a new one on --frame-weights, e.g. to fine-tune the bundled video model")
+    p.add_argument("--tune-encoder", type=float, default=0.0, metavar="SCALE",
+                   help="also train the per-frame model inside, at this fraction of --lr (default 0: frozen)")
     p.add_argument("--frame-weights", default=ckpt.BUNDLED_WEIGHTS,
                    help="the per-frame model that encodes each frame (default: the bundled one)")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
@@ -197,34 +201,46 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     try:
         arrays, train_runs, val_runs = load_sequences(args.data)
-        frame_model, frame_checkpoint = ckpt.load_checkpoint(args.frame_weights)
+        if args.init:
+            start, frame_checkpoint = ckpt.load_sequence_lifter(args.init)
+        else:
+            frame_model, frame_checkpoint = ckpt.load_checkpoint(args.frame_weights)
     except (dl.DatasetError, ckpt.CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if frame_checkpoint["arch"] != "gcn_transformer":
+    if not args.init and frame_checkpoint["arch"] != "gcn_transformer":
         print(f"error: {args.frame_weights}: the temporal model builds on a gcn_transformer, not {frame_checkpoint['arch']}",
               file=sys.stderr)
         return 1
     input_mode, norm_stats = frame_checkpoint["input_mode"], frame_checkpoint["norm_stats"]
-    config = {"frame_config": dict(frame_checkpoint["config"]), "radius": args.radius, "dim": args.dim, "depth": args.depth,
-              "heads": args.heads}
-    model = TemporalLifter(**config)
-    model.frame_model.load_state_dict(frame_model.state_dict())
-    model.frame_model.requires_grad_(False)
+    if args.init:
+        model, config = start.model, dict(frame_checkpoint["config"])
+    else:
+        config = {"frame_config": dict(frame_checkpoint["config"]), "radius": args.radius, "dim": args.dim,
+                  "depth": args.depth, "heads": args.heads}
+        model = TemporalLifter(**config)
+        model.frame_model.load_state_dict(frame_model.state_dict())
+    model.frame_model.requires_grad_(args.tune_encoder > 0)
     lifter = SequenceLifter(model, norm_stats)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = training_step.make_optimizer(trainable, args.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.05)
+    encoder = {id(p) for p in model.frame_model.parameters()}
+    groups = [{"params": [p for p in trainable if id(p) not in encoder]}]
+    if args.tune_encoder > 0:  # the per-frame model at its fraction of the rate
+        groups.append({"params": list(model.frame_model.parameters()), "lr": args.lr * args.tune_encoder})
+    optimizer = training_step.make_optimizer(groups, args.lr)
+    rates = [group["lr"] for group in optimizer.param_groups]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, rates, total_steps=args.steps, pct_start=0.05)
     train_chunks, val_chunks = Chunks(arrays, train_runs), Chunks(arrays, val_runs)
     print(f"{len(train_runs)} training runs ({train_chunks.lengths.sum()} frames), {len(val_runs)} held-out runs "
           f"({val_chunks.lengths.sum()} frames); {count_parameters(model) - count_parameters(model.frame_model):,} "
-          f"temporal parameters on a frozen per-frame model; window {2 * args.radius + 1} frames at {seq.INTERNAL_FPS:g} fps",
+          f"temporal parameters on a {'tuned' if args.tune_encoder > 0 else 'frozen'} per-frame model"
+          f"{f' (from {args.init})' if args.init else ''}; window {2 * model.radius + 1} frames at {seq.INTERNAL_FPS:g} fps",
           flush=True)
     log, best, started = [], float("inf"), time.perf_counter()
     frames_seen = 0
     for step in range(1, args.steps + 1):
         model.train()
-        model.frame_model.eval()
+        model.frame_model.train(args.tune_encoder > 0)
         x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng)
         pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=bool(step % 2))
         loss = sequence_loss(pred, target, found)
@@ -246,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             if score < best:
                 best = score
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
-                                     extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data)})
+                                     extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data),
+                                            "init": args.init, "tune_encoder": args.tune_encoder})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

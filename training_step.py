@@ -19,5 +19,5 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return metrics.mpjpe(pred, target) + BONE_LOSS_WEIGHT * bone_error
 
 
-def make_optimizer(parameters: Iterable[torch.nn.Parameter], lr: float = DEFAULT_LR) -> torch.optim.AdamW:
+def make_optimizer(parameters: Iterable, lr: float = DEFAULT_LR) -> torch.optim.AdamW:
     return torch.optim.AdamW(parameters, lr=lr)

@@ -193,3 +193,12 @@ def test_training_the_temporal_model_writes_weights_that_lift_sequences(tmp_path
         ckpt.load_sequence_lifter(str(frame_weights))
     assert train_temporal.main(["--data", str(tmp_path / "seq.npz"), "--frame-weights", str(frame_weights),
                                 "--out", str(out), "--steps", "1"]) == 2  # the weights are there: no --force
+    # Fine-tuning that model, its per-frame model too (at a tenth of the rate): a new run starts from it.
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    assert train_temporal.main(["--data", str(tmp_path / "seq.npz"), "--init", str(out / train_temporal.TEMPORAL_WEIGHTS),
+                                "--tune-encoder", "0.1", "--out", str(tuned), "--steps", "4", "--eval-every", "4",
+                                "--batch", "2", "--chunk", "16"]) == 0
+    again, checkpoint = ckpt.load_sequence_lifter(str(tuned / train_temporal.TEMPORAL_WEIGHTS))
+    assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1
+    assert not torch.equal(again.model.frame_model.embed.weight, frame.embed.weight)
