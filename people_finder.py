@@ -8,8 +8,8 @@ them, its landmark model gives each one's 33 landmarks on a crop of their own.
 
 Why not mp.solutions.pose: it gives one person, and its detector, run on a whole photo shrunk to 224 x 224,
 fires on one or two of the people in a group. Measured on ../shared/people (people_recall.py; the README's
-model card has the figures), the whole image alone finds 9 of 20 labelled people; with overlapping tiles
-(a 3 x 3 grid at half the image's size, where people are twice as large to the detector) 17 of 20.
+"Several people" has the figures), the whole image alone finds 9 of 20 labelled people; with overlapping
+tiles (a 3 x 3 grid at half the image's size, where people are twice as large to the detector) 17 of 20.
 
 How (photos):
   1. proposals: the detector on the whole image and on the tiles. Each detection's hip centre and its
@@ -18,8 +18,8 @@ How (photos):
   2. proposals of one person from several tiles are merged by non-maximum suppression on their ROIs.
   3. the landmark model on each ROI (where it finds no one, on the upper body's ROI the detection also
      gives, as is and tighter), then twice more on the ROI its own auxiliary landmarks give (as MediaPipe's
-     tracking does from frame to frame): a proposal from a tile that saw half a person settles on the
-     whole person. A proposal counts when the detector's score times the landmark model's pose-presence
+     tracking does from frame to frame; in a video once): a proposal from a tile that saw half a person
+     settles on the whole person. A proposal counts when the detector's score times the landmark model's pose-presence
      score reaches MIN_CONFIDENCE.
   4. duplicates: a person whose face is another's (noses within half a face width), whose landmarks lie on
      another's (median distance of the landmarks both see under a tenth of their height), or whose box lies
@@ -46,27 +46,27 @@ NOSE = sk.MEDIAPIPE_LANDMARKS.index("nose")
 EARS = (sk.MEDIAPIPE_LANDMARKS.index("left_ear"), sk.MEDIAPIPE_LANDMARKS.index("right_ear"))
 OUTER_EYES = (sk.MEDIAPIPE_LANDMARKS.index("left_eye_outer"), sk.MEDIAPIPE_LANDMARKS.index("right_eye_outer"))
 
-# The tiles the detector sees besides the whole image: an n x n grid of tiles of 2 / (n + 1) of the
-# image's width and height (half-overlapping). people_recall.py measured 1 (the whole image only),
-# 1 + 2 x 2, 1 + 3 x 3, 1 + 2 x 2 + 3 x 3 and 1 + 2 x 2 + 3 x 3 + 4 x 4: 1 + 3 x 3 found the most.
+# The tile grids the detector sees besides the whole image (see tiles()). people_recall.py --grids on
+# ../shared/people found 9 of 20 people with the whole image alone, 11 with 2 x 2, 17 with 3 x 3, 15 with
+# 2 x 2 and 3 x 3, 13 with 4 x 4 (finer tiles cut people into pieces the detector finds as people).
 TILE_GRIDS = (3,)
 DETECTION_MIN_SCORE = 0.2  # MediaPipe's own threshold for this detector
 PROPOSAL_OVERLAP = 0.5  # ROIs overlapping more (intersection over union) are one person's
 ROI_SCALE = 1.25  # MediaPipe's: the ROI is the body's circle enlarged by this
-UPPER_BODY_TIGHT = 0.6
-REFINE_STEPS = 2
+UPPER_BODY_TIGHT = 0.6  # the tighter upper-body ROI tried last, a share of the upper body's
+REFINE_STEPS = 2  # landmark passes on the ROI of the previous pass's auxiliary landmarks, in a photo
 VIDEO_REFINE_STEPS = 1  # for a person found in a video: the next frames, following them, refine it further
 # A person found counts when the detector's score of their proposal times the landmark model's presence score
 # reaches this: on ../shared/people the two false people (a sign, a cake stand) scored 0.12 and 0.32, the
 # least sure of the people labelled 0.38.
 MIN_CONFIDENCE = 0.35
-COLLAPSED = 0.1  # a person whose seen landmarks span less than this share of their ROI is no one  # landmark passes on the ROI of the previous pass's auxiliary landmarks
+COLLAPSED = 0.1  # a person whose seen landmarks span less than this share of their ROI is no one
 SAME_FACE = 0.5  # noses closer than this many face widths are one face: one person
 SAME_PERSON = 0.1  # median landmark distance, in units of a person's height, under which two are one
 PART_OF = 0.8  # a box this much inside a box over twice its area is a part of that person found again
 # A video's people are found again this often (seconds) and followed in between: a new person appears
-# within this time. A search of the whole image and its tiles costs about as much as ten frames of following
-# one person (benchmark.py --video measures what it does to the frame rate).
+# within this time. A search of the whole image and its tiles costs about 0.1 s on 2 cores, five frames of
+# following one person (benchmark.py --video measures what it does to the frame rate).
 RESCAN_S = 3.0
 MASK_MARGIN = 0.25  # a person masked out (for the search, for following another): see body_region
 LOST_SEARCH_S = 0.6  # how long after someone was lost the whole frame is searched on every frame
@@ -388,7 +388,7 @@ class PeopleFinder:
 
     def person_at(self, rgb: np.ndarray, roi: Roi, refine_steps: int = REFINE_STEPS) -> Landmarks | None:
         """The person a proposal points at (in its whole-body ROI, else in its fallbacks), the ROI settled on
-        them by up to REFINE_STEPS more passes (a pass that loses them keeps the one before)."""
+        them by up to refine_steps more passes (a pass that loses them keeps the one before)."""
         result = self._landmarks.run(rgb, roi)
         for fallback in roi.fallbacks:
             result = result or self._landmarks.run(rgb, fallback)
