@@ -257,7 +257,8 @@ class TemporalLifter(nn.Module):
     """(B, T, 28, 3) normalised input of consecutive frames + which were found (B, T) -> (B, T, 28, 3) mm.
 
     Each frame is encoded once by the per-frame hybrid (a PoseEstimator, initialised from the bundled
-    weights and kept frozen in training): its joint features and its own 3D make one token per frame.
+    weights; frozen in training, or fine-tuned at a fraction of the rate): its joint features and its own 3D
+    make one token per frame.
     Then each frame's query attends over the tokens of its window (radius frames each side, offline, or
     the radius frames before it, causal); the keys are always the frame tokens, so a frame's output
     depends on its window and nothing else. From the query come weights that pool the window's per-frame

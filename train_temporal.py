@@ -5,7 +5,10 @@
     python motion.py --clips 2000 --out motion.npz            # optional: generated motion beside the real
     python train_temporal.py --data sequences.npz motion.npz --out runs/temporal --steps 3600
 
-The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen; the temporal
+    python train_temporal.py --data sequences.npz --init pretrained/temporal_model_weights.pth --tune-encoder 0.1
+
+The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen (--tune-encoder
+SCALE: it trains too, at that fraction of the rate; --init starts from a temporal model); the temporal
 part learns from chunks of consecutive frames whose 2D carries the measured detector noise
 (detector_noise.py), half of the steps with the causal mask and half with the offline one. The held-out
 clips (the file's holdout column, mocap.py's validation clips) choose the best weights; the run writes
