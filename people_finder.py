@@ -346,11 +346,11 @@ def face_width(landmarks_px: np.ndarray) -> float:
                      np.linalg.norm(landmarks_px[OUTER_EYES[0], :2] - landmarks_px[OUTER_EYES[1], :2])))
 
 
-def distinct_people(people: list[Detection]) -> list[Detection]:
-    """The people with the duplicates of larger ones removed, largest first."""
-    kept: list[Detection] = []
-    for person in sorted(people, key=lambda p: -p.size):
-        if not any(same_person(person, other) for other in kept):
+def distinct_people(found: list[Landmarks]) -> list[Landmarks]:
+    """The people found with the duplicates of larger ones removed, largest first."""
+    kept: list[Landmarks] = []
+    for person in sorted(found, key=lambda f: -f.detection.size):
+        if not any(same_person(person.detection, other.detection) for other in kept):
             kept.append(person)
     return kept
 
@@ -408,9 +408,8 @@ class PeopleFinder:
         found = [(self.person_at(rgb, roi, refine_steps), roi) for roi in (self.proposals(rgb) if rois is None else rois)]
         found = [f for f, roi in found if f is not None and f.presence * roi.score >= MIN_CONFIDENCE
                  and not f.collapsed]
-        people = distinct_people([f.detection for f in found])
-        next_roi = {id(f.detection): f.next_roi for f in found}
-        return people, [next_roi[id(p)] for p in people]
+        people = distinct_people(found)
+        return [f.detection for f in people], [f.next_roi for f in people]
 
     def close(self) -> None:
         self._landmarks.close()

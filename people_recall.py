@@ -103,7 +103,8 @@ def score_photo(people: list, labels: list[Label], threshold: float) -> tuple[Ta
     taken = set()
     for similarity, i, k in pairs:
         if similarity >= threshold and matched[i] is None and k not in taken:
-            matched[i], _ = k, taken.add(k)
+            matched[i] = k
+            taken.add(k)
     tally = Tally(labelled=sum(label.counted for label in labels),
                   found=sum(1 for k in matched if k is not None and labels[k].counted))
     for person, k in zip(people, matched):
