@@ -198,7 +198,10 @@ def _graph(text: str):
     for name in OPTION_MODULES:
         importlib.import_module(name)
     with native_stderr_silenced():
-        return solution_base.SolutionBase(graph_config=text_format.Parse(text, calculator_pb2.CalculatorGraphConfig()))
+        solution = solution_base.SolutionBase(graph_config=text_format.Parse(text, calculator_pb2.CalculatorGraphConfig()))
+        # Its calculators open, and log, in background threads after it starts: wait for them while silenced.
+        solution._graph.wait_until_idle()
+    return solution
 
 
 @dataclass
@@ -296,6 +299,7 @@ class LandmarkGraph:
         """Forget the filters' state: the graph serves another person from the next frame."""
         with native_stderr_silenced():
             self._graph.reset()
+            self._graph._graph.wait_until_idle()  # the calculators open again, and log, in background threads
         self._warm_up()
 
     def _warm_up(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -114,6 +116,16 @@ def test_rois_follow_mediapipes_convention():
     for x0, y0, x1, y1 in pf.tiles(640, 480)[1:]:
         covered[y0:y1, x0:x1] = True
     assert covered.all()
+
+
+def test_graphs_start_silently_however_late_their_calculators_open():
+    """MediaPipe opens a graph's calculators in background threads after it starts, and they log as they open:
+    on a slow machine that came after the silenced start (seen in CI). A fresh process, as the log comes once."""
+    script = ("import time, people_finder as pf\n"
+              "pf._graph(pf.DETECTOR_GRAPH % {'min_score': pf.DETECTION_MIN_SCORE})\n"
+              "time.sleep(2)\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=Path(pf.__file__).parent, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
 def test_masking_keeps_the_person_followed():
