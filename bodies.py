@@ -129,14 +129,10 @@ def standing_height(pose: np.ndarray) -> float:
 _BONE_SD = 0.03  # individual variation of each bone's length, relative (as sample_bodies' segments)
 
 
-def _depth(joint: int) -> int:
-    return 0 if sk.PARENTS[joint] < 0 else 1 + _depth(sk.PARENTS[joint])
-
-
 def with_bone_lengths(pose: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(F, 28, 3) joints rebuilt from the pelvis with every bone's length times scale (F, 28) (indexed by child)."""
     out = pose.copy()
-    for j in sorted(range(sk.NUM_JOINTS), key=_depth):
+    for j in sk.TOPOLOGICAL_ORDER:
         parent = sk.PARENTS[j]
         if parent >= 0:
             out[:, j] = out[:, parent] + scale[:, j, None] * (pose[:, j] - pose[:, parent])

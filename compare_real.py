@@ -11,36 +11,29 @@ import numpy as np
 
 import mocap
 import skeleton_utils as sk
-from geometry import angle_between, unit
+from geometry import unit
+from joint_angles import SIDES, limb_angles, pelvis_frame
+
+
+# The limb angles compared, as the report and figure name them.
+LIMB_ANGLE_NAMES = {"knee_flex": "knee flexion", "hip_flex": "hip flexion", "hip_abd": "hip abduction",
+                    "elbow_flex": "elbow flexion", "shoulder_elev": "shoulder elevation"}
 
 
 def measured_angles(pose: np.ndarray, up: np.ndarray) -> dict[str, np.ndarray]:
     """Anatomical angles (deg) measured on (N, 28, 3) joints in any frame whose upward direction is
     `up` ((N, 3) or (3,)), both sides pooled.
 
-    Pelvis frame: x = right hip -> left hip, y = pelvis -> spine2 made orthogonal to x, z = x cross y
-    (forward). Flexions are 0 when straight; hip flexion and abduction are the thigh's angles in
-    the pelvis's sagittal and frontal planes; trunk lean is the pelvis -> neck line's forward tilt
-    from the vertical (rigs disagree on where their spine joints sit, the vertical does not); spine twist the shoulder line's turn from the hip line about the trunk;
-    shoulder elevation the upper arm's angle from the trunk's downward line (0 hanging, 180 overhead);
-    head pitch the neck -> head line's forward tilt from the trunk line.
+    The limbs' angles are joint_angles.limb_angles'. Trunk lean is the pelvis -> neck line's forward tilt
+    from the vertical (rigs disagree on where their spine joints sit, the vertical does not); spine twist
+    the shoulder line's turn from the hip line about the trunk; head pitch the neck -> head line's forward
+    tilt from the trunk line.
     """
     p = lambda name: pose[:, sk.J[name]]
-    x = unit(p("left_hip") - p("right_hip"))
-    spine = p("spine2") - p("pelvis")
-    y = unit(spine - np.sum(spine * x, -1, keepdims=True) * x)
-    z = np.cross(x, y)
+    sides = [limb_angles(pose, side) for side in SIDES]
+    out = {name: np.concatenate([angles[dof] for angles in sides]) for dof, name in LIMB_ANGLE_NAMES.items()}
+    z = pelvis_frame(pose)[..., 2]
     trunk = p("neck") - p("pelvis")
-    angles = {name: [] for name in ("knee flexion", "hip flexion", "hip abduction", "elbow flexion",
-                                    "shoulder elevation")}
-    for side, outward in (("left", 1.0), ("right", -1.0)):
-        thigh = p(f"{side}_knee") - p(f"{side}_hip")
-        angles["knee flexion"].append(180.0 - angle_between(p(f"{side}_hip") - p(f"{side}_knee"), p(f"{side}_ankle") - p(f"{side}_knee")))
-        angles["hip flexion"].append(np.degrees(np.arctan2(np.sum(thigh * z, -1), -np.sum(thigh * y, -1))))
-        angles["hip abduction"].append(np.degrees(np.arcsin(np.clip(outward * np.sum(unit(thigh) * x, -1), -1, 1))))
-        angles["elbow flexion"].append(180.0 - angle_between(p(f"{side}_shoulder") - p(f"{side}_elbow"), p(f"{side}_wrist") - p(f"{side}_elbow")))
-        angles["shoulder elevation"].append(angle_between(p(f"{side}_elbow") - p(f"{side}_shoulder"), -trunk))
-    out = {name: np.concatenate(values) for name, values in angles.items()}
     up = unit(np.broadcast_to(up, trunk.shape).astype(np.float64))
     ahead = unit(z - np.sum(z * up, -1, keepdims=True) * up)  # the pelvis's forward, made horizontal
     out["trunk lean"] = np.degrees(np.arctan2(np.sum(trunk * ahead, -1), np.sum(trunk * up, -1)))

@@ -1,4 +1,4 @@
-"""Vectors and rotations: unit vectors, axis rotations, shortest swings, best-fit rotations, Euler angles.
+"""Vectors and rotations: unit vectors, rotations about an axis, shortest swings, best-fit rotations, Euler angles.
 
 Every rotation here is a (..., 3, 3) matrix acting on column vectors; angles are degrees.
 """
@@ -22,6 +22,20 @@ def perpendicular_part(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Degrees between the vectors a and b along the last axis."""
     return np.degrees(np.arccos(np.clip(np.sum(unit(a) * unit(b), axis=-1), -1.0, 1.0)))
+
+
+def cross_matrix(v: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) matrices K with K @ w = v x w, for vectors v (..., 3)."""
+    out = np.zeros(np.shape(v) + (3,))
+    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    return out - np.swapaxes(out, -1, -2)
+
+
+def rotation_about(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) right-handed rotations by `degrees` (...) about the unit vectors `axis` (..., 3) (Rodrigues)."""
+    rad = np.radians(np.asarray(degrees, dtype=np.float64))[..., None, None]
+    cross = cross_matrix(axis)
+    return np.eye(3) + np.sin(rad) * cross + (1 - np.cos(rad)) * cross @ cross
 
 
 def axis_rotation(axis: int, degrees: np.ndarray) -> np.ndarray:
@@ -52,9 +66,7 @@ def swing(rest: np.ndarray, target: np.ndarray) -> np.ndarray:
     target = unit(target)
     axis = np.cross(rest, target)
     cos = target @ rest
-    cross = np.zeros(target.shape + (3,))
-    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    cross -= np.swapaxes(cross, 1, 2)
+    cross = cross_matrix(axis)
     opposite = cos < -1 + 1e-9
     out = np.eye(3) + cross + cross @ cross / np.maximum(1 + cos, 1e-9)[:, None, None]
     if opposite.any():  # a half turn about any axis perpendicular to rest

@@ -1,4 +1,5 @@
-"""Joint angles of the 28-joint body: their anatomical limits, the bones they turn, forward kinematics.
+"""Joint angles of the 28-joint body: their anatomical limits, the bones they turn, forward kinematics, and
+the limbs' angles measured on any pose.
 
 The parameterisation synthetic.py poses its bodies with (and the limits any generated or perturbed
 pose must stay within). Angles are degrees; the body frame has x = the person's left, y = up,
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry import turn
-from skeleton_utils import JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT, J
+from geometry import angle_between, turn, unit
+from skeleton_utils import JOINT_NAMES, PARENTS, ROOT, TOPOLOGICAL_ORDER, J
 
 SIDES = ("left", "right")
 
@@ -152,19 +153,6 @@ def bone_turns(a: dict[str, np.ndarray]) -> dict[int, tuple[int, list]]:
     return {J[child]: (J[base], turns) for child, (base, turns) in bones.items()}
 
 
-def _topological_order() -> tuple[int, ...]:
-    order, placed = [], set()
-    while len(order) < NUM_JOINTS:
-        for j, p in enumerate(PARENTS):
-            if j not in placed and (p < 0 or p in placed):
-                order.append(j)
-                placed.add(j)
-    return tuple(order)
-
-
-_FK_ORDER = _topological_order()
-
-
 def forward_kinematics(offsets: np.ndarray, angles: dict[str, np.ndarray]) -> np.ndarray:
     """(n, 28, 3) joint positions, pelvis at the origin, upright frame (y up), for rest offsets (n, 28, 3).
 
@@ -175,7 +163,7 @@ def forward_kinematics(offsets: np.ndarray, angles: dict[str, np.ndarray]) -> np
     n = len(offsets)
     frames = {}
     pos = np.zeros(offsets.shape)
-    for j in _FK_ORDER:
+    for j in TOPOLOGICAL_ORDER:
         base, steps = turns.get(j, (PARENTS[j], []))
         frame = np.broadcast_to(np.eye(3), (n, 3, 3)) if j == ROOT else frames[base]
         for axis, degrees in steps:
@@ -184,3 +172,35 @@ def forward_kinematics(offsets: np.ndarray, angles: dict[str, np.ndarray]) -> np
         if j != ROOT:
             pos[:, j] = pos[:, PARENTS[j]] + np.einsum("nij,nj->ni", frame, offsets[:, j])
     return pos
+
+
+# ---------------------------------------------------------------------------
+# Measuring joint angles on poses
+# ---------------------------------------------------------------------------
+def pelvis_frame(pose: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) the pelvis's frame of (N, 28, 3) joints, as columns: x = right hip -> left hip, y = pelvis ->
+    spine2 made orthogonal to x, z = x cross y (forward)."""
+    x = unit(pose[:, J["left_hip"]] - pose[:, J["right_hip"]])
+    spine = pose[:, J["spine2"]] - pose[:, ROOT]
+    y = unit(spine - np.sum(spine * x, -1, keepdims=True) * x)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def limb_angles(pose: np.ndarray, side: str) -> dict[str, np.ndarray]:
+    """One side's limb angles (deg) measured on (N, 28, 3) joints, named as in LIMB_LIMITS.
+
+    Flexions are 0 when straight; hip flexion and abduction are the thigh's angles in the pelvis's sagittal
+    and frontal planes; shoulder elevation is the upper arm's angle from the trunk's downward line (pelvis ->
+    neck; 0 hanging, 180 overhead).
+    """
+    p = lambda name: pose[:, J[f"{side}_{name}"]]
+    x, y, z = np.moveaxis(pelvis_frame(pose), -1, 0)
+    thigh = p("knee") - p("hip")
+    outward = 1.0 if side == "left" else -1.0
+    return {
+        "knee_flex": 180.0 - angle_between(p("hip") - p("knee"), p("ankle") - p("knee")),
+        "hip_flex": np.degrees(np.arctan2(np.sum(thigh * z, -1), -np.sum(thigh * y, -1))),
+        "hip_abd": np.degrees(np.arcsin(np.clip(outward * np.sum(unit(thigh) * x, -1), -1, 1))),
+        "elbow_flex": 180.0 - angle_between(p("shoulder") - p("elbow"), p("wrist") - p("elbow")),
+        "shoulder_elev": angle_between(p("elbow") - p("shoulder"), pose[:, ROOT] - pose[:, J["neck"]]),
+    }

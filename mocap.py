@@ -24,7 +24,8 @@ import numpy as np
 import camera
 import skeleton_utils as sk
 from atomic import output_problem, write_npz
-from bodies import FEET, random_bodies, standing_height
+from bodies import FEET, floor_height, random_bodies, standing_height
+from recombine import recombined_poses
 import asf_amc
 from bvh import END_SITE_SUFFIX, BvhError, Clip, Skeleton, forward_kinematics, read_bvh
 from sequences import INTERNAL_FPS, resample
@@ -325,10 +326,31 @@ def film(world: np.ndarray, view: np.ndarray, views: int, rng: np.random.Generat
             "intrinsics": intrinsics.astype(np.float32)}
 
 
+RECOMBINED = "recombined"  # the clip and performer name of recombined poses
+RECOMBINED_PER_RING = 1000  # recombined poses filmed by one ring of cameras, so they see many rings
+
+
+def film_recombined(frames: np.ndarray, count: int, views: int, sequence: int, subject: int,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """`count` recombined poses of the (N, 28, 3) world frames, each on the floor on a body of its own,
+    filmed by one random camera of a ring of `views`, with the data contract's metadata."""
+    pose = recombined_poses(frames, count, rng)
+    pose[..., 1] -= floor_height(pose)[:, None]
+    pose = random_bodies(pose, rng)
+    view = rng.integers(0, views, count)
+    rings = [film(pose[i:i + RECOMBINED_PER_RING], view[i:i + RECOMBINED_PER_RING], views, rng)
+             for i in range(0, count, RECOMBINED_PER_RING)]
+    part = {key: np.concatenate([r[key] for r in rings]) for key in rings[0]}
+    part.update(camera=view.astype(np.int32), frame=np.arange(count, dtype=np.int32),
+                sequence=np.full(count, sequence, np.int32), subject=np.full(count, subject, np.int32),
+                holdout=np.zeros(count, np.int8))
+    return part
+
+
 def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAULT_VIEWS, seed: int = 0,
                  units: str | None = None, validation: tuple[str, ...] = DEFAULT_VALIDATION, say=print,
                  asf: str | os.PathLike | None = None, amc_fps: float = asf_amc.DEFAULT_FPS,
-                 sequences: bool = False) -> dict[str, np.ndarray]:
+                 sequences: bool = False, recombined: int = 0) -> dict[str, np.ndarray]:
     """Motion-capture clips (BVH or ASF/AMC files, or folders) -> the data contract, subsampled to at most
     `fps`, seen by `views` cameras.
 
@@ -338,13 +360,19 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
     The arrays clip_names and subject_names name the sequence and subject ids.
     With `sequences`, each clip is resampled to exactly `fps` (written as the contract's fps) and each view
     is a static camera filming the whole clip on one body (camera.film_motion), for the temporal model.
+    With `recombined`, that many recombined real poses (recombine.py) made from the training clips' kept
+    frames are added, each on a body of its own seen by one camera, as one more training "clip" and
+    "performer" named recombined.
     """
-    if fps <= 0 or views < 1 or amc_fps <= 0:
-        raise ValueError(f"--fps and --amc-fps must be positive and --views at least 1 (got {fps}, {amc_fps} and {views})")
+    if fps <= 0 or views < 1 or amc_fps <= 0 or recombined < 0:
+        raise ValueError(f"--fps and --amc-fps must be positive, --views at least 1 and --recombined not negative "
+                         f"(got {fps}, {amc_fps}, {views} and {recombined})")
+    if recombined and sequences:
+        raise ValueError("--recombined makes single poses, not motion: it cannot be combined with --sequences")
     clips = find_clips(paths)
     labels = {path: subject_label(path, asf) for path in clips}  # each clip's performer, found once
     subjects = sorted(set(labels.values()))
-    parts, slower = [], []
+    parts, slower, training_frames = [], [], []
     for number, path in enumerate(clips):
         rng = np.random.default_rng([seed, number])
         pose, clip = load_clip_joints(path, units, asf, amc_fps)
@@ -360,6 +388,8 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
                 slower.append(f"{path.name} ({clip.fps:.4g} fps)")
             frames = np.arange(0, len(pose), step)
             pose = pose[frames]
+            if not held:
+                training_frames.append(pose)
             bodies = [pose] + [pose if held else random_bodies(pose, rng) for _ in range(views - 1)]
             part = film(np.concatenate(bodies), np.repeat(np.arange(views), len(frames)), views, rng)
             keep = np.ones(views * len(frames), bool)
@@ -370,14 +400,24 @@ def import_clips(paths: list[str], fps: float = DEFAULT_FPS, views: int = DEFAUL
                     holdout=np.full(len(view), int(held), np.int8))
         part = {key: value[keep] for key, value in part.items()}
         parts.append(part)
+    names = [f"{p.parent.name}/{p.name}" for p in clips]
+    if recombined:
+        if not training_frames:
+            raise ValueError("--recombined needs training clips to recombine, and every clip given is a validation clip")
+        parts.append(film_recombined(np.concatenate(training_frames), recombined, views, len(clips), len(subjects),
+                                     np.random.default_rng([seed, len(clips)])))
+        names.append(RECOMBINED)
+        subjects.append(RECOMBINED)
     arrays = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    arrays["clip_names"] = np.array([f"{p.parent.name}/{p.name}" for p in clips])
+    arrays["clip_names"] = np.array(names)
     arrays["subject_names"] = np.array(subjects)
     if sequences:
         arrays["fps"] = np.float32(fps)
     held = int(arrays["holdout"].sum())
-    say(f"motion capture: {len(clips)} clips of {len(subjects)} performers -> {len(arrays['pose2d'])} poses "
-        f"({'sequences at' if sequences else 'at most'} {fps:g} fps x {views} views), {held} of them in the validation clips")
+    say(f"motion capture: {len(clips)} clips of {len(subjects) - bool(recombined)} performers -> "
+        f"{len(arrays['pose2d']) - recombined} poses ({'sequences at' if sequences else 'at most'} {fps:g} fps x "
+        f"{views} views), {held} of them in the validation clips"
+        + (f"; and {recombined} recombined real poses from the training clips' frames" if recombined else ""))
     if slower:
         say(f"note: {len(slower)} clips run slower than --fps {fps:g}, so all their frames are kept, at their own rate: "
             + ", ".join(slower[:5]) + (", ..." if len(slower) > 5 else ""))
@@ -407,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequences", action="store_true",
                         help="film each clip as a video for the temporal model: resampled to exactly --fps "
                              f"(use {INTERNAL_FPS:g}, the model's rate), one static camera and one body per view")
+    parser.add_argument("--recombined", type=int, default=0, metavar="N",
+                        help="add N recombined real poses made from the training clips' frames (recombine.py: body "
+                             "parts swapped between frames, limbs bent within joint limits; default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
     problem = output_problem(args.out, args.force)
@@ -415,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         arrays = import_clips(args.clips, args.fps, args.views, args.seed, args.units, tuple(args.validation),
-                              asf=args.asf, amc_fps=args.amc_fps, sequences=args.sequences)
+                              asf=args.asf, amc_fps=args.amc_fps, sequences=args.sequences, recombined=args.recombined)
     except ValueError as err:  # BvhError, AsfAmcError
         print(f"error: {err}", file=sys.stderr)
         return 1

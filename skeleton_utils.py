@@ -28,6 +28,14 @@ ROOT = J["pelvis"]
 
 # Parent of each joint; the pelvis is the root of the kinematic tree.
 PARENTS = (2, 0, 3, 4, -1, 1, 5, 6, 5, 8, 9, 10, 11, 5, 13, 14, 15, 16, 4, 18, 19, 20, 21, 4, 23, 24, 25, 26)
+
+
+def _depth(joint: int) -> int:
+    return 0 if PARENTS[joint] < 0 else 1 + _depth(PARENTS[joint])
+
+
+# Every joint after its parent (the pelvis first): the order to build a pose from its bones.
+TOPOLOGICAL_ORDER = tuple(sorted(range(len(PARENTS)), key=_depth))
 # The 27 bones as (parent, child) pairs.
 MPIINF_EDGES = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
 

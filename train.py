@@ -78,7 +78,7 @@ def _constructor_default(arch: str, flag: str):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = p.add_argument_group("data")
-    dl.add_source_arguments(data)
+    dl.add_source_arguments(data, training=True)
     data.add_argument("--val-fraction", type=float, default=dl.DEFAULT_VAL_FRACTION,
                       help="share of the poses held out for validation (default: %(default)s)")
     data.add_argument("--input", choices=mi.INPUT_MODES, default=mi.DEFAULT_INPUT_MODE,

@@ -73,8 +73,9 @@ def write_bvh(path: Path, rig: list, values: np.ndarray, frame_time: float = 1 /
     return path
 
 
-def write_cmu_clip(path: Path, frames: int = 60, seed: int = 0, scale: float = 1.0, **kwargs) -> Path:
-    values = random_motion(CMU_RIG, frames, seed)
+def write_cmu_clip(path: Path, frames: int = 60, seed: int = 0, scale: float = 1.0, max_degrees: float = 25.0,
+                   **kwargs) -> Path:
+    values = random_motion(CMU_RIG, frames, seed, max_degrees)
     values[:, :3] *= scale
     rig = [(name, parent, tuple(scale * v for v in offset)) for name, parent, offset in CMU_RIG]
     return write_bvh(path, rig, values, **kwargs)
