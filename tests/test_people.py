@@ -104,6 +104,18 @@ def test_two_people_crossing_paths_keep_their_ids(weights, tmp_path):
     assert sorted(f.name for f in (tmp_path / "out").glob("*.bvh")) == ["crossing_person1.bvh", "crossing_person2.bvh"]
 
 
+@pytest.mark.parametrize("max_people, regions_searched", [(1, 1), (2, len(pf.tiles(960, 540))),
+                                                          (None, len(pf.tiles(960, 540)))])
+def test_the_tiles_are_searched_only_while_max_people_is_not_filled(max_people, regions_searched):
+    frames, _ = scenes.walking_clip(PHOTO, 1, 2, 960, 540)
+    with pf.PeopleFollower(fps=25.0, max_people=max_people) as follower:
+        searched = []
+        proposals = follower._finder.proposals
+        follower._finder.proposals = lambda rgb, regions=None: searched.extend(regions) or proposals(rgb, regions)
+        assert [len(follower.follow(frame)) for frame in frames] == [1, 1]
+    assert len(searched) == regions_searched and searched[0] == (0, 0, 960, 540)
+
+
 def test_rois_follow_mediapipes_convention():
     upright = pf.Roi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))  # size point above the hips
     assert upright.rotation == pytest.approx(0.0) and upright.size == pytest.approx(2 * 80 * pf.ROI_SCALE)
