@@ -11,7 +11,7 @@ built from the ground-truth 2D the way the checkpoint was trained (--input media
 a detector sees, the rest synthesised; --input full: all 28 joints). Errors are root-relative at
 the pelvis, over all 28 joints and over the 17 joints of the official MPI-INF-3DHP test set; a
 17-joint file is scored on its 17 joints. --flip averages each prediction with the mirrored
-prediction of the mirrored input.
+prediction of the mirrored input (the temporal model's too).
 """
 from __future__ import annotations
 
@@ -105,13 +105,8 @@ def load_poses(args: argparse.Namespace, checkpoint: dict, device: torch.device)
 @torch.no_grad()
 def predict(lifter: mdl.Lifter, joints: torch.Tensor, batch_size: int, flip: bool) -> torch.Tensor:
     """(N, 28, 3) root-relative mm from (N, 28, 3) pixel joints + visibility."""
-    predictions = []
-    for chunk in joints.split(batch_size):
-        pred = lifter(chunk)
-        if flip:
-            pred = 0.5 * (pred + sk.flip_pose(lifter(sk.flip_pose(chunk))))
-        predictions.append(pred.float().cpu())
-    return torch.cat(predictions)
+    lifter = mdl.MirrorAveraged(lifter) if flip else lifter
+    return torch.cat([lifter(chunk).float().cpu() for chunk in joints.split(batch_size)])
 
 
 def joint_sets(pred: torch.Tensor, target: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, tuple]]:
@@ -324,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     pred = predict(lifter, joints, args.bs, args.flip)
     video = None
     if runs is not None:
-        methods = video_predictions(pred.numpy(), joints, runs, fps, temporal)
+        methods = video_predictions(pred.numpy(), joints, runs, fps,
+                                    mdl.MirrorAveraged(temporal) if args.flip and temporal is not None else temporal)
         video = {"runs": len(runs), "frames": len(dataset), "fps": fps, "noise": args.noise,
                  "methods": {name: video_scores(p, dataset.pose3d.cpu(), runs) for name, p in methods.items()}}
         if temporal is not None:

@@ -55,6 +55,7 @@ from pathlib import Path
 import cv2
 from matplotlib import cbook
 import torch
+from torch import nn
 
 import export_model
 import infer_keypoints
@@ -65,7 +66,7 @@ from infer_outputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputFailed, is_own_o
                            output_folder, refuse_existing, view_about)
 from infer_photo import process_image
 from infer_video import FALLBACK_FPS, StreamOptions, process_stream
-from model import Lifter
+from model import Lifter, MirrorAveraged
 from people_finder import PeopleFinder
 from sequences import INTERNAL_FPS
 from smoothing import OneEuroFilter
@@ -152,6 +153,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "serves both)")
     parser.add_argument("--per-frame", action="store_true",
                         help="lift every video frame on its own, without the temporal model")
+    parser.add_argument("--flip", action="store_true", help="test-time flip: every pose also lifted mirrored, the two "
+                        "averaged (VideoPose3D's test-time augmentation; a little more accurate, twice the lifting work)")
     parser.add_argument("--smooth", action="store_true", help="smooth the 3D joints over time (One-Euro filter; the "
                         "temporal model needs none)")
     parser.add_argument("--smooth-min-cutoff", type=float, metavar="HZ", default=OneEuroFilter.DEFAULT_MIN_CUTOFF,
@@ -252,7 +255,7 @@ class Session:
             self.finder.close()
 
 
-def load_temporal(weights: str | None, device: str) -> export_model.TracedSequenceLifter | None:
+def load_temporal(weights: str | None, device: str, flip: bool) -> nn.Module | None:
     """The temporal model for the videos of this call, or None (frame by frame), saying which."""
     if weights is None:
         print("videos: lifted frame by frame" + ("" if os.path.isfile(BUNDLED_TEMPORAL_WEIGHTS) else
@@ -264,7 +267,8 @@ def load_temporal(weights: str | None, device: str) -> export_model.TracedSequen
         raise SystemExit(f"error: {err}") from err
     print(f"videos: the temporal model {weights} (a window of {2 * temporal.radius + 1} frames at "
           f"{INTERNAL_FPS:g} fps; a camera: causal, the past {temporal.radius} frames)", file=sys.stderr)
-    return export_model.TracedSequenceLifter(temporal)  # the same numbers as eager, faster per frame
+    traced = export_model.TracedSequenceLifter(temporal)  # the same numbers as eager, faster per frame
+    return MirrorAveraged(traced) if flip else traced
 
 
 def run(args: argparse.Namespace) -> int:
@@ -287,7 +291,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     # The traced model gives the eager model's numbers exactly, in about half the time per pose.
     lifter = export_model.trace_lifter(lifter)
-    temporal = load_temporal(args.video_weights, args.device) if any(stem_and_kind(s)[1] == "video" for s in sources) else None
+    lifter = MirrorAveraged(lifter) if args.flip else lifter
+    temporal = load_temporal(args.video_weights, args.device, args.flip) if any(stem_and_kind(s)[1] == "video" for s in sources) else None
     smooth = OneEuroFilter(args.smooth_min_cutoff, args.smooth_beta) if args.smooth else None
     options = StreamOptions(args.max_frames, smooth, args.show, args.focal, args.bvh, checkpoint["input_mode"], temporal,
                             max_people=args.max_people)

@@ -31,7 +31,7 @@ from infer_lifting import LiftedPerson, lift_people, lift_sequence, load_for_inf
 from infer_outputs import (OUTPUT_ENDINGS, PERSON_BVH_ENDING, OutputSet, is_own_output, joints_record, media_kind,
                            output_folder, output_paths, person_bvh_path, read_image, refuse_existing, rounded, to_json,
                            view_about)
-from model import Lifter, SequenceLifter
+from model import Lifter, MirrorAveraged, SequenceLifter
 
 MAX_FIGURE_PEOPLE = 12  # a crowd's figure would grow without bound (1,000 people: 141,196 px tall)
 SUMMARY_LINES = 20  # people and problems listed in the printed summary, at most
@@ -77,7 +77,7 @@ def is_video(sequence: kp.KeypointSequence) -> bool:
     return sequence.format in VIDEO_FORMATS and len(sequence.frames) >= MIN_VIDEO_FRAMES
 
 
-def lift_over_time(lifted: list[list[LiftedPerson]], temporal: SequenceLifter, fps: float) -> None:
+def lift_over_time(lifted: list[list[LiftedPerson]], temporal: SequenceLifter | MirrorAveraged, fps: float) -> None:
     """Replace each tracked person's per-frame 3D with the temporal model's, over their frames (the others are
     gaps), and place them again."""
     for track in person_tracks(lifted).values():
@@ -222,7 +222,8 @@ def check_frame_sizes(sequence: kp.KeypointSequence, intrinsics: list[np.ndarray
           f"(no pelvis_camera_mm); give --image-size WIDTH HEIGHT or --images FOLDER to place them.", file=sys.stderr)
 
 
-def temporal_for(sequence: kp.KeypointSequence, args: argparse.Namespace, input_mode: str) -> SequenceLifter | None:
+def temporal_for(sequence: kp.KeypointSequence, args: argparse.Namespace,
+                 input_mode: str) -> SequenceLifter | MirrorAveraged | None:
     """The temporal model for a keypoint video whose per-frame model it was built on, saying which; else None."""
     if args.video_weights is None or not is_video(sequence):
         return None
@@ -236,7 +237,7 @@ def temporal_for(sequence: kp.KeypointSequence, args: argparse.Namespace, input_
               file=sys.stderr)
         return None
     print(f"video: the temporal model {args.video_weights}, offline, at {args.fps:g} fps (--fps)")
-    return temporal
+    return MirrorAveraged(temporal) if args.flip else temporal
 
 
 def run_keypoints(args: argparse.Namespace) -> int:
@@ -256,6 +257,7 @@ def run_keypoints(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     weights = Path(weights)
     lifter, checkpoint = load_for_inference(weights, args.device)
+    lifter = MirrorAveraged(lifter) if args.flip else lifter
     print(f"weights: {weights} (trained with --input {checkpoint['input_mode']}) for {sequence.layout.name} keypoints")
     lifted = lift_frames(sequence, kp.track_people(sequence), lifter, checkpoint["input_mode"], intrinsics)
     temporal = temporal_for(sequence, args, checkpoint["input_mode"])

@@ -369,6 +369,34 @@ class SequenceLifter(nn.Module):
         return self.model.attend(tokens, poses, found, causal, target=self.radius)
 
 
+class MirrorAveraged(nn.Module):
+    """Test-time flip (VideoPose3D's): every input lifted as seen and mirrored, the mirrored 3D mirrored back,
+    the two averaged. Wraps a Lifter (forward) or a sequence lifter (encode, attend_window): the same calls,
+    twice the work."""
+
+    def __init__(self, lifter: nn.Module):
+        super().__init__()
+        self.lifter = lifter
+
+    @property
+    def radius(self) -> int:
+        return self.lifter.radius
+
+    def forward(self, joints: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.lifter(joints) + sk.flip_pose(self.lifter(sk.flip_pose(joints))))
+
+    def encode(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each frame's tokens and 3D, as seen and mirrored, on a new axis after the frames' axes."""
+        (seen_tokens, seen_poses), (tokens, poses) = self.lifter.encode(joints), self.lifter.encode(sk.flip_pose(joints))
+        axis = joints.dim() - 2
+        return torch.stack([seen_tokens, tokens], axis), torch.stack([seen_poses, poses], axis)
+
+    def attend_window(self, tokens: torch.Tensor, poses: torch.Tensor, found: torch.Tensor, causal: bool) -> torch.Tensor:
+        seen = self.lifter.attend_window(tokens[:, :, 0], poses[:, :, 0], found, causal)
+        mirrored = self.lifter.attend_window(tokens[:, :, 1], poses[:, :, 1], found, causal)
+        return 0.5 * (seen + sk.flip_pose(mirrored))
+
+
 class WindowLifter(nn.Module):
     """For export: windows of 2 x radius + 1 raw frames (B, W, 28, 3) + found (B, W) -> the 3D of the centre
     frame (B, 28, 3). Causal, the frames after the centre are never read (mark them not found)."""

@@ -361,6 +361,19 @@ def test_infer_bvh_writes_one_file_per_person_that_follows_them(crossing_folder,
     assert np.allclose(person2[10], person2[9], atol=1e-3)
 
 
+def test_flip_lifts_the_keypoint_video_mirrored_too_with_the_temporal_model(crossing_folder, tmp_path, capsys):
+    joints = {}
+    for flag in ((), ("--flip",)):
+        out = tmp_path / ("flip" if flag else "plain")
+        assert lift_keypoints(str(crossing_folder), "--video-weights", ckpt.BUNDLED_TEMPORAL_WEIGHTS, "--fps", "25",
+                              "--out", str(out), *flag) == 0
+        assert "the temporal model" in capsys.readouterr().out
+        records = [json.loads(line) for line in (out / "crossing_people.jsonl").read_text().splitlines()]
+        joints[flag] = np.array([[j["mm"] for j in p["joints"]] for r in records for p in r["people"]])
+    change = np.linalg.norm(joints[("--flip",)] - joints[()], axis=-1).mean()
+    assert 0.1 < change < 30.0  # the mirrored lift averaged in: a small correction, not another pose
+
+
 def test_infer_bvh_needs_the_frame_size_and_writes_nothing_without_it(crossing_folder, tmp_path, capsys):
     out = tmp_path / "out"
     with pytest.raises(SystemExit, match=r"--bvh places each person in camera space.*30 frames with people.*"

@@ -11,7 +11,8 @@ import mocap
 import sequences as seq
 import train_temporal
 from infer_lifting import TemporalTrack, lift_sequence
-from model import SequenceLifter, TemporalLifter, WindowLifter
+import skeleton_utils as sk
+from model import MirrorAveraged, SequenceLifter, TemporalLifter, WindowLifter
 from tests.bvh_fixtures import write_cmu_clip
 
 TINY = {"frame_config": {"dim": 16, "depth": 1, "heads": 2}, "radius": 3, "dim": 16, "depth": 2, "heads": 2}
@@ -91,6 +92,31 @@ def test_windows_gathered_per_frame_and_a_stream_give_the_whole_sequence_result(
     window = WindowLifter(lifter, causal=False)
     assert torch.allclose(window(x[None, 10:17], found[None, 10:17])[0], lifter(x[None], found[None])[0, 13],
                           rtol=1e-5, atol=1e-3)
+
+
+@torch.no_grad()
+def test_test_time_flip_averages_with_the_mirrored_video_streams_alike_and_stays_causal():
+    lifter = tiny_lifter()
+    x = frames(30)
+    found = torch.ones(30, dtype=torch.bool)
+    found[9] = False
+    flipped = MirrorAveraged(lifter)
+    for causal in (False, True):
+        plain = lift_sequence(lifter, x.numpy(), found.numpy(), 25.0, causal)
+        mirrored = lift_sequence(lifter, sk.flip_pose(x.numpy()), found.numpy(), 25.0, causal)
+        averaged = lift_sequence(flipped, x.numpy(), found.numpy(), 25.0, causal)
+        np.testing.assert_allclose(averaged[found], 0.5 * (plain + sk.flip_pose(mirrored))[found], rtol=1e-5, atol=1e-3)
+        assert np.abs(averaged - plain)[found].max() > 0.01  # the mirrored lift is not the same
+        track, streamed = TemporalTrack(flipped, causal), []
+        for k, frame in enumerate(x):
+            streamed += track.push(k / 25.0, frame.numpy() if found[k] else None)
+        streamed += track.finish()
+        got = np.stack([pose for n, pose in streamed if found[n]])
+        np.testing.assert_allclose(got, averaged[found], rtol=1e-5, atol=1e-3)
+    changed = x.clone()
+    changed[20:, 7, :2] += 50.0
+    before = lift_sequence(flipped, changed.numpy(), found.numpy(), 25.0, causal=True)
+    np.testing.assert_array_equal(before[:20], averaged[:20])  # the future is not read, mirrored or not
 
 
 def test_runs_split_at_gaps_and_refuse_two_poses_in_one_frame():
