@@ -43,6 +43,19 @@ VELOCITY_LOSS_WEIGHT = 1.0  # the velocity error in the loss: motion, not only p
 VALIDATION_CHUNK = 128
 
 
+def replace_encoder(lifter: SequenceLifter, frame_model: torch.nn.Module, frame_checkpoint: dict, path: str) -> None:
+    """The temporal model's per-frame model given the weights of another of the same network and input."""
+    own = lifter.model.frame_model.state_dict()
+    weights = frame_model.state_dict()
+    if [(k, v.shape) for k, v in own.items()] != [(k, v.shape) for k, v in weights.items()]:
+        raise ValueError(f"{path}: its network is not the temporal model's per-frame model (another shape); "
+                         f"give the per-frame model it was built on, or train a new one without --init")
+    if not torch.equal(torch.as_tensor(frame_checkpoint["norm_stats"]).float().cpu(), torch.stack([lifter.mean, lifter.std]).cpu()):
+        raise ValueError(f"{path}: its input normalisation differs from the temporal model's; give a per-frame model "
+                         f"fine-tuned from the one it was built on")
+    lifter.model.frame_model.load_state_dict(weights)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, nargs="+", metavar="FILE",
@@ -52,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights) instead of a new one on --frame-weights, e.g. to fine-tune the bundled video model")
     p.add_argument("--tune-encoder", type=float, default=0.0, metavar="SCALE",
                    help="also train the per-frame model inside, at this fraction of --lr (default 0: frozen)")
-    p.add_argument("--frame-weights", default=ckpt.BUNDLED_WEIGHTS,
-                   help="the per-frame model that encodes each frame (default: the bundled one)")
+    p.add_argument("--frame-weights", metavar="FILE",
+                   help="the per-frame model that encodes each frame (default: the bundled one); with --init, its "
+                        "weights replace the temporal model's own per-frame model (the same network), e.g. to "
+                        "rebuild the video model on a retrained default")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=3)
@@ -206,13 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         arrays, train_runs, val_runs = load_sequences(args.data)
         if args.init:
             start, frame_checkpoint = ckpt.load_sequence_lifter(args.init)
-        else:
-            frame_model, frame_checkpoint = ckpt.load_checkpoint(args.frame_weights)
+        if args.frame_weights or not args.init:
+            frame_model, frame_weights = ckpt.load_checkpoint(args.frame_weights or ckpt.BUNDLED_WEIGHTS)
+            if args.init:
+                replace_encoder(start, frame_model, frame_weights, args.frame_weights)
+            else:
+                frame_checkpoint = frame_weights
     except (dl.DatasetError, ckpt.CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if not args.init and frame_checkpoint["arch"] != "gcn_transformer":
-        print(f"error: {args.frame_weights}: the temporal model builds on a gcn_transformer, not {frame_checkpoint['arch']}",
+        print(f"error: {args.frame_weights or ckpt.BUNDLED_WEIGHTS}: the temporal model builds on a gcn_transformer, "
+              f"not {frame_checkpoint['arch']}",
               file=sys.stderr)
         return 1
     input_mode, norm_stats = frame_checkpoint["input_mode"], frame_checkpoint["norm_stats"]
@@ -237,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(train_runs)} training runs ({train_chunks.lengths.sum()} frames), {len(val_runs)} held-out runs "
           f"({val_chunks.lengths.sum()} frames); {count_parameters(model) - count_parameters(model.frame_model):,} "
           f"temporal parameters on a {'tuned' if args.tune_encoder > 0 else 'frozen'} per-frame model"
-          f"{f' (from {args.init})' if args.init else ''}; window {2 * model.radius + 1} frames at {seq.INTERNAL_FPS:g} fps",
+          f"{f' (from {args.init})' if args.init else ''}{f', its weights from {args.frame_weights}' if args.init and args.frame_weights else ''}; window {2 * model.radius + 1} frames at {seq.INTERNAL_FPS:g} fps",
           flush=True)
     log, best, started = [], float("inf"), time.perf_counter()
     frames_seen = 0
@@ -266,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 best = score
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
                                      extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data),
-                                            "init": args.init, "tune_encoder": args.tune_encoder})
+                                            "init": args.init, "frame_weights": args.frame_weights, "tune_encoder": args.tune_encoder})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

@@ -228,3 +228,16 @@ def test_training_the_temporal_model_writes_weights_that_lift_sequences(tmp_path
     again, checkpoint = ckpt.load_sequence_lifter(str(tuned / train_temporal.TEMPORAL_WEIGHTS))
     assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1
     assert not torch.equal(again.model.frame_model.embed.weight, frame.embed.weight)
+
+
+def test_a_temporal_model_is_rebuilt_on_a_retrained_per_frame_model_of_the_same_network():
+    lifter, stats = tiny_lifter(), torch.stack([torch.zeros(28, 2), torch.ones(28, 2)])
+    retrained = TemporalLifter(**TINY).frame_model  # other weights of the same network
+    train_temporal.replace_encoder(lifter, retrained, {"norm_stats": stats}, "retrained.pth")
+    assert all(torch.equal(a, b) for a, b in zip(lifter.model.frame_model.state_dict().values(),
+                                                 retrained.state_dict().values()))
+    wider = TemporalLifter(frame_config={"dim": 32, "depth": 1, "heads": 2}).frame_model
+    with pytest.raises(ValueError, match="retrained.pth: its network is not the temporal model's per-frame model"):
+        train_temporal.replace_encoder(lifter, wider, {"norm_stats": stats}, "retrained.pth")
+    with pytest.raises(ValueError, match="its input normalisation differs"):
+        train_temporal.replace_encoder(lifter, retrained, {"norm_stats": 2 * stats + 1}, "retrained.pth")
