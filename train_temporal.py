@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the per-frame model that encodes each frame (default: the bundled one); with --init, its "
                         "weights replace the temporal model's own per-frame model (the same network), e.g. to "
                         "rebuild the video model on a retrained default")
+    p.add_argument("--velocity-weight", type=float, default=VELOCITY_LOSS_WEIGHT, metavar="W",
+                   help="weight of the velocity error in the loss: higher trades pose accuracy for smoother "
+                        "motion (default: %(default)s)")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=3)
@@ -141,14 +144,15 @@ def training_input(batch: dict[str, torch.Tensor], input_mode: str,
     return mi.complete_joints(observed, input_mode), found & batch["present"], pose3d
 
 
-def sequence_loss(pred: torch.Tensor, target: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
-    """The per-frame loss on found frames plus VELOCITY_LOSS_WEIGHT x the velocity error between found neighbours."""
+def sequence_loss(pred: torch.Tensor, target: torch.Tensor, found: torch.Tensor,
+                  velocity_weight: float = VELOCITY_LOSS_WEIGHT) -> torch.Tensor:
+    """The per-frame loss on found frames plus velocity_weight x the velocity error between found neighbours."""
     target = target - target[..., sk.ROOT:sk.ROOT + 1, :]
     loss = training_step.pose_loss(pred[found], target[found])
     both = found[:, 1:] & found[:, :-1]
     if both.any():
         velocity = (torch.diff(pred, dim=1) - torch.diff(target, dim=1))[both]
-        loss = loss + VELOCITY_LOSS_WEIGHT * velocity.norm(dim=-1).mean()
+        loss = loss + velocity_weight * velocity.norm(dim=-1).mean()
     return loss
 
 
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         model.frame_model.train(args.tune_encoder > 0)
         x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng)
         pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=bool(step % 2))
-        loss = sequence_loss(pred, target, found)
+        loss = sequence_loss(pred, target, found, args.velocity_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -286,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                 best = score
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
                                      extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data),
-                                            "init": args.init, "frame_weights": args.frame_weights, "tune_encoder": args.tune_encoder})
+                                            "init": args.init, "frame_weights": args.frame_weights, "tune_encoder": args.tune_encoder,
+                                            "velocity_weight": args.velocity_weight})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

@@ -241,3 +241,13 @@ def test_a_temporal_model_is_rebuilt_on_a_retrained_per_frame_model_of_the_same_
         train_temporal.replace_encoder(lifter, wider, {"norm_stats": stats}, "retrained.pth")
     with pytest.raises(ValueError, match="its input normalisation differs"):
         train_temporal.replace_encoder(lifter, retrained, {"norm_stats": 2 * stats + 1}, "retrained.pth")
+
+
+def test_the_velocity_weight_scales_the_velocity_error_in_the_loss():
+    target = frames(6)[None, ..., :3] * 1.0
+    pred = target + torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
+    found = torch.ones(1, 6, dtype=torch.bool)
+    still = train_temporal.sequence_loss(pred, target, found, velocity_weight=0.0)
+    one, three = (train_temporal.sequence_loss(pred, target, found, velocity_weight=w) for w in (1.0, 3.0))
+    assert one > still and torch.isclose(three - still, 3 * (one - still))
+    assert torch.isclose(train_temporal.sequence_loss(pred, target, found), one)  # the default weight is 1
