@@ -10,7 +10,7 @@
 The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen (--tune-encoder
 SCALE: it trains too, at that fraction of the rate; --init starts from a temporal model); the temporal
 part learns from chunks of consecutive frames whose 2D carries the measured detector noise
-(detector_noise.py), half of the steps with the causal mask and half with the offline one. The held-out
+(detector_noise.py), half of the steps with the causal mask and half with the offline one (--causal-share). The held-out
 clips (the file's holdout column, mocap.py's validation clips) choose the best weights; the run writes
 temporal_model_weights.pth (the best) and a log into --out.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--velocity-weight", type=float, default=VELOCITY_LOSS_WEIGHT, metavar="W",
                    help="weight of the velocity error in the loss: higher trades pose accuracy for smoother "
                         "motion (default: %(default)s)")
+    p.add_argument("--causal-share", type=float, default=0.5, metavar="S",
+                   help="share of the steps trained with the causal mask, the rest offline (default: %(default)s)")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=3)
@@ -120,6 +123,11 @@ class Chunks:
         pose3d = self.pose3d[index]
         return {"pose2d": self.pose2d[index], "pose3d": pose3d,
                 "mm_per_px": dn.mm_per_pixel(pose3d, self.intrinsics[index]), "present": present}
+
+
+def is_causal_step(step: int, share: float) -> bool:
+    """Whether step (from 1) trains the causal mask: evenly spread, `share` of the steps (1/2: every odd one)."""
+    return math.ceil(step * share) > math.ceil((step - 1) * share)
 
 
 def training_input(batch: dict[str, torch.Tensor], input_mode: str,
@@ -219,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: --out {problem}", file=sys.stderr)
         return 2
+    if not 0 <= args.causal_share <= 1:
+        print(f"error: --causal-share {args.causal_share:g} is not a share: give a number from 0 (offline only) to "
+              f"1 (causal only)", file=sys.stderr)
+        return 2
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     try:
@@ -269,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         model.train()
         model.frame_model.train(args.tune_encoder > 0)
         x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng)
-        pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=bool(step % 2))
+        pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=is_causal_step(step, args.causal_share))
         loss = sequence_loss(pred, target, found, args.velocity_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -291,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
                                      extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data),
                                             "init": args.init, "frame_weights": args.frame_weights, "tune_encoder": args.tune_encoder,
-                                            "velocity_weight": args.velocity_weight})
+                                            "velocity_weight": args.velocity_weight, "causal_share": args.causal_share})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

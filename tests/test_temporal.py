@@ -224,9 +224,9 @@ def test_training_the_temporal_model_writes_weights_that_lift_sequences(tmp_path
     tuned.mkdir()
     assert train_temporal.main(["--data", str(tmp_path / "seq.npz"), "--init", str(out / train_temporal.TEMPORAL_WEIGHTS),
                                 "--tune-encoder", "0.1", "--out", str(tuned), "--steps", "4", "--eval-every", "4",
-                                "--batch", "2", "--chunk", "16"]) == 0
+                                "--batch", "2", "--chunk", "16", "--causal-share", "0.75"]) == 0
     again, checkpoint = ckpt.load_sequence_lifter(str(tuned / train_temporal.TEMPORAL_WEIGHTS))
-    assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1
+    assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1 and checkpoint["causal_share"] == 0.75
     assert not torch.equal(again.model.frame_model.embed.weight, frame.embed.weight)
 
 
@@ -251,3 +251,14 @@ def test_the_velocity_weight_scales_the_velocity_error_in_the_loss():
     one, three = (train_temporal.sequence_loss(pred, target, found, velocity_weight=w) for w in (1.0, 3.0))
     assert one > still and torch.isclose(three - still, 3 * (one - still))
     assert torch.isclose(train_temporal.sequence_loss(pred, target, found), one)  # the default weight is 1
+
+
+def test_the_causal_share_spreads_the_causal_steps_evenly_and_must_be_a_share(tmp_path, capsys):
+    assert [train_temporal.is_causal_step(s, 0.5) for s in range(1, 7)] == [True, False] * 3  # every odd step
+    assert [train_temporal.is_causal_step(s, 0.75) for s in range(1, 9)] == [True, True, True, False] * 2
+    assert sum(train_temporal.is_causal_step(s, 0.3) for s in range(1, 1001)) == 300
+    assert not any(train_temporal.is_causal_step(s, 0.0) for s in range(1, 50))
+    assert all(train_temporal.is_causal_step(s, 1.0) for s in range(1, 50))
+    assert train_temporal.main(["--data", str(tmp_path / "absent.npz"), "--out", str(tmp_path),
+                                "--causal-share", "1.5"]) == 2
+    assert "--causal-share 1.5 is not a share" in capsys.readouterr().err
