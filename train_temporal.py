@@ -10,9 +10,9 @@
 The per-frame hybrid (default: the bundled weights) encodes every frame and stays frozen (--tune-encoder
 SCALE: it trains too, at that fraction of the rate; --init starts from a temporal model); the temporal
 part learns from chunks of consecutive frames whose 2D carries the measured detector noise
-(detector_noise.py), half of the steps with the causal mask and half with the offline one (--causal-share). The held-out
-clips (the file's holdout column, mocap.py's validation clips) choose the best weights; the run writes
-temporal_model_weights.pth (the best) and a log into --out.
+(detector_noise.py), with the causal mask in --causal-share of the steps (half by default) and the offline
+one in the rest. The held-out clips (the file's holdout column, mocap.py's validation clips) choose the best
+weights; the run writes temporal_model_weights.pth (the best) and a log into --out.
 """
 from __future__ import annotations
 
