@@ -231,19 +231,12 @@ class PosePooling(nn.Module):
     at SELF_WEIGHT_LOGIT on the frame itself and 0 elsewhere: pooling starts near the per-frame 3D, mildly
     smoothed. The bias is stored divided by BIAS_SCALE, so that the optimiser's steps move it that many
     times faster than the other weights: a kernel must travel logits of several units.
-
-    With `lead`, the pooled pose is also led forward along the motion: a weighted average of past frames
-    trails a moving body (causal, 0.7 frames on the held-out clips), and no weighting with positive weights
-    can catch up. A second average over the same window, with its own offset bias (starting flat), trails
-    further; the pose is moved on by `gain` x (first - second), per joint and chosen per frame: the double
-    moving average's lag correction, learned. The gain starts at zero, so a model given a lead computes what
-    it computed before until training moves it.
     """
 
     SELF_WEIGHT_LOGIT = 2.0
     BIAS_SCALE = 10.0
 
-    def __init__(self, dim: int, radius: int, key_dim: int = 64, lead: bool = False, joints: int = sk.NUM_JOINTS):
+    def __init__(self, dim: int, radius: int, key_dim: int = 64):
         super().__init__()
         self.q, self.k = nn.Linear(dim, key_dim), nn.Linear(dim, key_dim)
         nn.init.zeros_(self.q.weight)
@@ -251,27 +244,13 @@ class PosePooling(nn.Module):
         bias = torch.zeros(2 * radius + 1)
         bias[radius] = self.SELF_WEIGHT_LOGIT / self.BIAS_SCALE
         self.offset_bias = nn.Parameter(bias)
-        self.lead = lead
-        if lead:
-            self.trail_bias = nn.Parameter(torch.zeros(2 * radius + 1))
-            self.gain = nn.Linear(dim, joints, bias=False)
-            nn.init.zeros_(self.gain.weight)
-            self.gain_bias = nn.Parameter(torch.zeros(joints))  # stored divided by BIAS_SCALE, as the offset bias
 
     def forward(self, query: torch.Tensor, frames: torch.Tensor, window: Window, poses: torch.Tensor) -> torch.Tensor:
         """query (B, Q, D), frames (B, T, D), poses (B, T, 28, 3) -> pooled poses (B, Q, 28, 3)."""
         logits = self.q(query) @ self.k(frames).transpose(1, 2) / self.q.out_features ** 0.5
-        pooled = self._average(logits, self.offset_bias, window, poses)
-        if not self.lead:
-            return pooled
-        trail = self._average(logits, self.trail_bias, window, poses)
-        gain = self.gain(query) + self.BIAS_SCALE * self.gain_bias
-        return pooled + gain.unsqueeze(-1) * (pooled - trail)
-
-    def _average(self, logits: torch.Tensor, offset_bias: torch.Tensor, window: Window, poses: torch.Tensor) -> torch.Tensor:
-        logits = logits + self.BIAS_SCALE * offset_bias[window.offsets]
-        weights = logits.masked_fill(~window.allowed[:, 0], float("-inf")).softmax(-1)
-        return torch.einsum("bij,bjkc->bikc", weights, poses)
+        bias = self.BIAS_SCALE * self.offset_bias[window.offsets]
+        logits = (logits + bias).masked_fill(~window.allowed[:, 0], float("-inf"))
+        return torch.einsum("bij,bjkc->bikc", logits.softmax(-1), poses)
 
 
 class TemporalLifter(nn.Module):
@@ -283,12 +262,12 @@ class TemporalLifter(nn.Module):
     Then each frame's query attends over the tokens of its window (radius frames each side, offline, or
     the radius frames before it, causal); the keys are always the frame tokens, so a frame's output
     depends on its window and nothing else. From the query come weights that pool the window's per-frame
-    3D (PosePooling; with `lead`, led forward along the motion) and a correction of the pooled pose (its
-    head starts at zero, so before training the temporal model is close to the per-frame one).
+    3D (PosePooling) and a correction of the pooled pose (its head starts at zero, so before training
+    the temporal model is close to the per-frame one).
     """
 
     def __init__(self, frame_config: dict | None = None, radius: int = 13, dim: int = 192, depth: int = 3,
-                 heads: int = 6, lead: bool = False):
+                 heads: int = 6):
         super().__init__()
         self.frame_model = PoseEstimator(**(frame_config or {}))
         self.radius = radius
@@ -297,7 +276,7 @@ class TemporalLifter(nn.Module):
         self.mode = nn.Parameter(torch.zeros(2, dim))  # OFFLINE or CAUSAL: what the query may expect to see
         self.blocks = nn.ModuleList(WindowBlock(dim, heads, radius) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
-        self.pool = PosePooling(dim, radius, lead=lead, joints=joints)
+        self.pool = PosePooling(dim, radius)
         self.head = nn.Linear(dim, joints * 3)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

@@ -57,15 +57,6 @@ def replace_encoder(lifter: SequenceLifter, frame_model: torch.nn.Module, frame_
     lifter.model.frame_model.load_state_dict(weights)
 
 
-def with_lead(model: TemporalLifter, config: dict) -> tuple[TemporalLifter, dict]:
-    """The same temporal model with a lead added to its pooling; its gain starts at zero, so the output is the same."""
-    config = {**config, "lead": True}
-    led = TemporalLifter(**config)
-    missing, unexpected = led.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(key.startswith("pool.") for key in missing), (missing, unexpected)
-    return led, config
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, nargs="+", metavar="FILE",
@@ -84,9 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "motion (default: %(default)s)")
     p.add_argument("--causal-share", type=float, default=0.5, metavar="S",
                    help="share of the steps trained with the causal mask, the rest offline (default: %(default)s)")
-    p.add_argument("--lead", action="store_true",
-                   help="lead the pooled pose forward along the motion, against the lag of averaging past frames "
-                        "(model.PosePooling); with --init on a model without one, it is added, starting at no lead")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=3)
@@ -266,11 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     input_mode, norm_stats = frame_checkpoint["input_mode"], frame_checkpoint["norm_stats"]
     if args.init:
         model, config = start.model, dict(frame_checkpoint["config"])
-        if args.lead and not config.get("lead"):
-            model, config = with_lead(model, config)
     else:
         config = {"frame_config": dict(frame_checkpoint["config"]), "radius": args.radius, "dim": args.dim,
-                  "depth": args.depth, "heads": args.heads, "lead": args.lead}
+                  "depth": args.depth, "heads": args.heads}
         model = TemporalLifter(**config)
         model.frame_model.load_state_dict(frame_model.state_dict())
     model.frame_model.requires_grad_(args.tune_encoder > 0)

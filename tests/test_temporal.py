@@ -1,6 +1,5 @@
 """The temporal lifter: windows, causality, gaps, resampling, streaming, the noise it trains on, its training."""
 import json
-import math
 
 import numpy as np
 import pytest
@@ -13,20 +12,17 @@ import sequences as seq
 import train_temporal
 from infer_lifting import TemporalTrack, lift_sequence
 import skeleton_utils as sk
-from model import MirrorAveraged, PosePooling, SequenceLifter, TemporalLifter, Window, WindowLifter
+from model import MirrorAveraged, SequenceLifter, TemporalLifter, WindowLifter
 from tests.bvh_fixtures import write_cmu_clip
 
-TINY = {"frame_config": {"dim": 16, "depth": 1, "heads": 2}, "radius": 3, "dim": 16, "depth": 2, "heads": 2,
-        "lead": True}
+TINY = {"frame_config": {"dim": 16, "depth": 1, "heads": 2}, "radius": 3, "dim": 16, "depth": 2, "heads": 2}
 
 
 def tiny_lifter(seed: int = 0) -> SequenceLifter:
-    """A small temporal model whose correction head and lead are not zero, so its window shows in the output."""
+    """A small temporal model whose correction head is not zero, so its window shows in the output."""
     torch.manual_seed(seed)
     model = TemporalLifter(**TINY)
     torch.nn.init.normal_(model.head.weight, std=0.05)
-    torch.nn.init.normal_(model.pool.gain.weight, std=0.05)
-    torch.nn.init.normal_(model.pool.trail_bias, std=0.1)
     stats = torch.stack([torch.zeros(28, 2), torch.ones(28, 2)])
     return SequenceLifter(model, stats).eval()
 
@@ -53,27 +49,6 @@ def test_the_causal_model_never_reads_the_future_and_offline_sees_exactly_its_wi
     offline, offline_changed = lifter(x, found), lifter(changed, found)
     moved = (offline - offline_changed).abs().amax(dim=(0, 2, 3)) > 0
     assert moved.nonzero().flatten().tolist() == list(range(11 - 3, 11 + 4))  # the radius each side
-
-
-@torch.no_grad()
-def test_the_lead_takes_the_lag_of_averaging_past_frames_out_of_steady_motion_and_starts_at_none():
-    pool = PosePooling(dim=8, radius=3, lead=True)  # content logits zero: the offset biases alone weight the window
-    t = torch.arange(12.0)
-    poses = (t[:, None, None] * torch.tensor([10.0, -4.0, 2.0])).expand(12, 28, 3)[None]  # steady motion, mm/frame
-    query, tokens = torch.randn(1, 12, 8), torch.randn(1, 12, 8)
-    window = Window(torch.ones(1, 12, dtype=torch.bool), torch.arange(12), 3, causal=True)
-    self_weight = math.exp(PosePooling.SELF_WEIGHT_LOGIT) / (math.exp(PosePooling.SELF_WEIGHT_LOGIT) + 3)
-    lag, trail_lag = (1 - self_weight) / 3 * (1 + 2 + 3), 1.5  # in frames: the pooled average, the flat one
-    led = pool(query, tokens, window, poses)[0, 3:]
-    assert torch.allclose(led, poses[0, 3:] - lag * poses[0, 1], atol=1e-4)  # no gain yet: the plain average, lagging
-    with torch.no_grad():
-        pool.gain_bias.fill_(lag / (trail_lag - lag) / PosePooling.BIAS_SCALE)
-    assert torch.allclose(pool(query, tokens, window, poses)[0, 3:], poses[0, 3:], atol=1e-3)  # on time
-    # A model given a lead by train_temporal computes what it computed before, until training moves the gain.
-    plain = TemporalLifter(**{**TINY, "lead": False}).eval()
-    led_model, config = train_temporal.with_lead(plain, {**TINY, "lead": False})
-    x, found = frames(20)[None], torch.ones(1, 20, dtype=torch.bool)
-    assert config["lead"] and torch.equal(led_model.eval()(x, found, causal=True), plain(x, found, causal=True))
 
 
 @torch.no_grad()
@@ -249,10 +224,9 @@ def test_training_the_temporal_model_writes_weights_that_lift_sequences(tmp_path
     tuned.mkdir()
     assert train_temporal.main(["--data", str(tmp_path / "seq.npz"), "--init", str(out / train_temporal.TEMPORAL_WEIGHTS),
                                 "--tune-encoder", "0.1", "--out", str(tuned), "--steps", "4", "--eval-every", "4",
-                                "--batch", "2", "--chunk", "16", "--causal-share", "0.75", "--lead"]) == 0
+                                "--batch", "2", "--chunk", "16", "--causal-share", "0.75"]) == 0
     again, checkpoint = ckpt.load_sequence_lifter(str(tuned / train_temporal.TEMPORAL_WEIGHTS))
     assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1 and checkpoint["causal_share"] == 0.75
-    assert checkpoint["config"]["lead"] and again.model.pool.lead  # the lead added to a model without one
     assert not torch.equal(again.model.frame_model.embed.weight, frame.embed.weight)
 
 
