@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "motion (default: %(default)s)")
     p.add_argument("--causal-share", type=float, default=0.5, metavar="S",
                    help="share of the steps trained with the causal mask, the rest offline (default: %(default)s)")
+    p.add_argument("--clean-share", type=float, default=0.0, metavar="S",
+                   help="share of the steps whose 2D is exact, without detector noise (default: %(default)s)")
     p.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="frames each side of the window (default: %(default)s)")
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=3)
@@ -130,19 +132,22 @@ def is_causal_step(step: int, share: float) -> bool:
     return math.ceil(step * share) > math.ceil((step - 1) * share)
 
 
-def training_input(batch: dict[str, torch.Tensor], input_mode: str,
-                   rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def training_input(batch: dict[str, torch.Tensor], input_mode: str, rng: np.random.Generator,
+                   clean_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(model input, found, 3D target) of a batch with a detector's noise, randomised about the measured one.
 
-    Most chunks get the measured MediaPipe noise at 0.3-2.5 x its size with 0-25% of joints of low
-    visibility and 0-10% of frames missed; the others white noise of 0-6 px (other detectors' keypoints).
+    Most batches get the measured MediaPipe noise at 0.3-2.5 x its size with 0-25% of joints of low
+    visibility and 0-10% of frames missed; the others white noise of 0-6 px (other detectors' keypoints);
+    `clean_share` of them no noise at all (exact 2D, whose per-frame 3D needs no smoothing).
     """
     pose2d, pose3d = batch["pose2d"], batch["pose3d"]
     if rng.random() < 0.5:
         pose2d, pose3d = sk.flip_pose(pose2d), sk.flip_pose(pose3d)
     observed = mi.observed_joints(pose2d, input_mode)
     b = len(pose2d)
-    if rng.random() < 0.7:
+    if clean_share and rng.random() < clean_share:  # no draw at 0: runs without it stay as they were
+        found = torch.ones(pose2d.shape[:2], dtype=torch.bool)
+    elif rng.random() < 0.7:
         model = dataclasses.replace(dn.MEASURED, unseen_rate=rng.uniform(0, 0.25), missed_rate=rng.uniform(0, 0.1))
         scale = torch.from_numpy(rng.uniform(0.3, 2.5, b)).float()
         observed, found = dn.add_sequence_noise(observed, batch["mm_per_px"], model, scale)
@@ -227,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: --out {problem}", file=sys.stderr)
         return 2
-    if not 0 <= args.causal_share <= 1:
-        print(f"error: --causal-share {args.causal_share:g} is not a share: give a number from 0 (offline only) to "
-              f"1 (causal only)", file=sys.stderr)
-        return 2
+    for flag, share, ends in (("--causal-share", args.causal_share, "0 (offline only) to 1 (causal only)"),
+                              ("--clean-share", args.clean_share, "0 (always a detector's noise) to 1 (exact 2D only)")):
+        if not 0 <= share <= 1:
+            print(f"error: {flag} {share:g} is not a share: give a number from {ends}", file=sys.stderr)
+            return 2
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     try:
@@ -280,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     for step in range(1, args.steps + 1):
         model.train()
         model.frame_model.train(args.tune_encoder > 0)
-        x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng)
+        x, found, target = training_input(train_chunks.sample(args.batch, args.chunk, rng), input_mode, rng,
+                                          args.clean_share)
         pred = model(mi.normalize_input(x, lifter.mean, lifter.std), found, causal=is_causal_step(step, args.causal_share))
         loss = sequence_loss(pred, target, found, args.velocity_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -303,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 ckpt.save_checkpoint(out, model, TEMPORAL_ARCH, config, input_mode, norm_stats,
                                      extra={"fps": seq.INTERNAL_FPS, "trained": entry, "data": " ".join(args.data),
                                             "init": args.init, "frame_weights": args.frame_weights, "tune_encoder": args.tune_encoder,
-                                            "velocity_weight": args.velocity_weight, "causal_share": args.causal_share})
+                                            "velocity_weight": args.velocity_weight, "causal_share": args.causal_share,
+                                            "clean_share": args.clean_share})
             print(f"step {step}: loss {entry['loss']:.1f}  offline {offline['mpjpe']:.1f} mm / accel {offline['accel']:.2f}  "
                   f"causal {causal['mpjpe']:.1f} mm / accel {causal['accel']:.2f}  ({elapsed / 60:.1f} min, "
                   f"{entry['frames_per_second']:.0f} frames/s){'  *' if score == best else ''}", flush=True)

@@ -8,6 +8,7 @@ import torch
 import checkpoints as ckpt
 import detector_noise as dn
 import mocap
+import model_input as mi
 import sequences as seq
 import train_temporal
 from infer_lifting import TemporalTrack, lift_sequence
@@ -224,9 +225,10 @@ def test_training_the_temporal_model_writes_weights_that_lift_sequences(tmp_path
     tuned.mkdir()
     assert train_temporal.main(["--data", str(tmp_path / "seq.npz"), "--init", str(out / train_temporal.TEMPORAL_WEIGHTS),
                                 "--tune-encoder", "0.1", "--out", str(tuned), "--steps", "4", "--eval-every", "4",
-                                "--batch", "2", "--chunk", "16", "--causal-share", "0.75"]) == 0
+                                "--batch", "2", "--chunk", "16", "--causal-share", "0.75", "--clean-share", "0.5"]) == 0
     again, checkpoint = ckpt.load_sequence_lifter(str(tuned / train_temporal.TEMPORAL_WEIGHTS))
     assert again.radius == 3 and checkpoint["tune_encoder"] == 0.1 and checkpoint["causal_share"] == 0.75
+    assert checkpoint["clean_share"] == 0.5
     assert not torch.equal(again.model.frame_model.embed.weight, frame.embed.weight)
 
 
@@ -262,3 +264,21 @@ def test_the_causal_share_spreads_the_causal_steps_evenly_and_must_be_a_share(tm
     assert train_temporal.main(["--data", str(tmp_path / "absent.npz"), "--out", str(tmp_path),
                                 "--causal-share", "1.5"]) == 2
     assert "--causal-share 1.5 is not a share" in capsys.readouterr().err
+    assert train_temporal.main(["--data", str(tmp_path / "absent.npz"), "--out", str(tmp_path),
+                                "--clean-share", "-0.1"]) == 2
+    assert "--clean-share -0.1 is not a share" in capsys.readouterr().err
+
+
+def test_the_clean_share_trains_on_exact_2d_and_leaves_the_other_steps_noisy():
+    pose2d = frames(8)[None, ..., :2].expand(4, 8, 28, 2).clone()
+    batch = {"pose2d": pose2d, "pose3d": torch.zeros(4, 8, 28, 3), "mm_per_px": torch.full((4, 8), 3.0),
+             "present": torch.ones(4, 8, dtype=torch.bool)}
+    batch["present"][:, 6:] = False  # past a run's end
+    exact = mi.complete_joints(mi.observed_joints(pose2d, "mediapipe"), "mediapipe")
+    clean = [train_temporal.training_input(batch, "mediapipe", np.random.default_rng(k), clean_share=1.0)
+             for k in range(6)]
+    assert all(torch.equal(found, batch["present"]) for _, found, _ in clean)
+    flipped = mi.complete_joints(mi.observed_joints(sk.flip_pose(pose2d), "mediapipe"), "mediapipe")
+    assert all(torch.equal(x, exact) or torch.equal(x, flipped) for x, _, _ in clean)  # exact, mirrored or not
+    noisy = [train_temporal.training_input(batch, "mediapipe", np.random.default_rng(k)) for k in range(6)]
+    assert not any(torch.equal(x, exact) or torch.equal(x, flipped) for x, _, _ in noisy)
