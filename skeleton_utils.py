@@ -271,14 +271,20 @@ COCO18 = KeypointLayout("coco18", COCO18_NAMES, {**HEAD_SOURCES, **_limbs()}, OP
 LAYOUTS_BY_COUNT = {len(layout.keypoints): layout for layout in (COCO17, COCO18, BODY25, MEDIAPIPE)}
 
 
+_DETECTOR_MATRICES: dict[str, np.ndarray] = {}  # by layout name, built once: a video converts every frame
+
+
 def _detector_matrix(layout: KeypointLayout) -> np.ndarray:
     """(17, K) weights averaging each detector joint's keypoints; a zero row for a joint the layout lacks."""
-    index = {name: i for i, name in enumerate(layout.keypoints)}
-    weights = np.zeros((len(DETECTOR_JOINTS), len(layout.keypoints)))
-    for k, name in enumerate(DETECTOR_JOINT_NAMES):
-        sources = layout.sources.get(name, ())
-        weights[k, [index[s] for s in sources]] = 1.0 / max(len(sources), 1)
-    return weights
+    if layout.name not in _DETECTOR_MATRICES:
+        index = {name: i for i, name in enumerate(layout.keypoints)}
+        weights = np.zeros((len(DETECTOR_JOINTS), len(layout.keypoints)))
+        for k, name in enumerate(DETECTOR_JOINT_NAMES):
+            sources = layout.sources.get(name, ())
+            weights[k, [index[s] for s in sources]] = 1.0 / max(len(sources), 1)
+        weights.flags.writeable = False
+        _DETECTOR_MATRICES[layout.name] = weights
+    return _DETECTOR_MATRICES[layout.name]
 
 
 def hide_at_stand_ins(observed, joint_names):
@@ -321,6 +327,8 @@ def _place_positionless(xy: np.ndarray, positioned: np.ndarray) -> np.ndarray:
 
     A joint with none on its way (a hip, a shoulder, the head) goes to the mean of the positioned joints.
     """
+    if positioned.all():  # MediaPipe always places all its landmarks: nothing to move
+        return xy
     xy, positioned = xy.copy(), positioned.copy()
     for _ in range(3):  # the longest chain: hand -> wrist -> elbow -> shoulder
         for name, neighbour in STAND_INS.items():
