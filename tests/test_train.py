@@ -137,19 +137,22 @@ def test_clear_errors_for_missing_data_and_17_joint_files(tmp_path, pose_file):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="torchrun needs a POSIX system")
 def test_torchrun_with_two_processes_writes_one_checkpoint(tmp_path):
+    out, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
-               *TINY, "--synthetic", "2000", "--epochs", "2", "--out", str(tmp_path)]
-    # One thread per process: two processes with several threads each on two busy cores crawl.
+               *TINY, "--synthetic", "2000", "--epochs", "2", "--out", str(out)]
+    # One thread per process: two processes with several threads each on two busy cores crawl. torchrun
+    # leaves a log folder in the temporary folder each run: here the test's own, not the machine's /tmp.
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("epoch   2/2") == 1  # only rank 0 prints
-    assert sorted(os.listdir(tmp_path)) == sorted(
+    assert sorted(os.listdir(out)) == sorted(
         [train.BEST_WEIGHTS, train.LAST_CHECKPOINT, mi.NORM_STATS_FILE, train.LOG_FILE, train.CURVES_FILE])
-    checkpoint = torch.load(tmp_path / train.LAST_CHECKPOINT, weights_only=True)
+    checkpoint = torch.load(out / train.LAST_CHECKPOINT, weights_only=True)
     assert checkpoint["world_size"] == 2 and checkpoint["epoch"] == 2
-    assert len(log_rows(tmp_path)) == 2
-    ckpt.load_checkpoint(str(tmp_path / train.BEST_WEIGHTS))
+    assert len(log_rows(out)) == 2
+    ckpt.load_checkpoint(str(out / train.BEST_WEIGHTS))
 
 
 # ---------------------------------------------------------------------------
